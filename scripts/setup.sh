@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs everything Kiln needs to build, test and run on Debian 12. Idempotent: safe to run again.
+set -euo pipefail
+[[ $(id -u) == 0 ]] || { echo "setup.sh: run as root (it uses apt-get)" >&2; exit 2; }
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(
+  # build
+  g++ cmake ninja-build pkg-config git
+  libboost-dev nlohmann-json3-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev
+  # runtime: sandbox and the scikit-learn host image
+  bubblewrap python3 python3-pandas python3-sklearn python3-boto3
+  # tests and benchmarks: real AWS clients, curl, process tools
+  awscli curl procps hyperfine ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup.sh: installing ${missing[*]}" >&2
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+echo "setup.sh: all dependencies present" >&2

@@ -1,0 +1,28 @@
+// Small file-system helpers with the durability rules Kiln relies on: a file written with
+// WriteFileAtomically is either absent, the old version or the complete new one, never torn.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace kiln {
+
+// Writes `data` to a temporary file beside `path`, fsyncs it, renames it over `path` and fsyncs
+// the directory. `mode` is the new file's permission bits.
+Status WriteFileAtomically(const std::string& path, std::string_view data, int mode = 0644);
+
+// Reads a whole file. NotFound if it does not exist.
+Result<std::string> ReadFile(const std::string& path);
+
+// mkdir -p with `mode` for created directories.
+Status MakeDirs(const std::string& path, int mode = 0755);
+
+// rm -rf; OK if the path does not exist. Does not follow symlinks.
+Status RemoveAll(const std::string& path);
+
+// fsync of a directory, so that a rename or create inside it is durable.
+Status SyncDirectory(const std::string& path);
+
+}  // namespace kiln
