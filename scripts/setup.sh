@@ -8,12 +8,16 @@ packages=(
   # build
   g++ cmake ninja-build pkg-config git
   libboost-dev nlohmann-json3-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
   # runtime: sandbox and the scikit-learn host image
   bubblewrap python3 python3-pandas python3-sklearn python3-boto3
   # tests and benchmarks: real AWS clients, curl, process tools
   awscli curl procps hyperfine ca-certificates
 )
+
+# node + npm run s3rver for the S3 client's tests. A node that already ships npm (NodeSource's
+# nodejs provides and conflicts with Debian's npm) is used as it is.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -24,4 +28,5 @@ if ((${#missing[@]})); then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+bash "$(dirname "$0")/install-test-tools.sh"
 echo "setup.sh: all dependencies present" >&2

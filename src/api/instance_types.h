@@ -12,6 +12,7 @@ struct InstanceTypeInfo {
   int memory_gib = 0;
   int gpus = 0;
   bool instance_store = false;  // NVMe instance storage (r5d, g4dn, ...): no VolumeKmsKeyId
+  int instance_store_gb = 0;    // total local NVMe size when instance_store; caps VolumeSizeInGB
 };
 
 // Every value of the ProcessingInstanceType enum, in the model's order.

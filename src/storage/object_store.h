@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -32,6 +34,11 @@ class ObjectStore {
   // Uploads `src_path` as an object; readers see the old object or the whole new one.
   virtual Status PutFromFile(const std::string& bucket, const std::string& key,
                              const std::string& src_path) = 0;
+  // Streams an object to `sink` in order, a chunk at a time (Pipe-mode inputs), and returns the
+  // first non-OK status of `sink` unchanged. NotFound if absent. The default reads the object
+  // whole with GetBytes; stores that can stream override it.
+  virtual Status ReadObject(const std::string& bucket, const std::string& key,
+                            const std::function<Status(std::string_view chunk)>& sink);
 };
 
 // A parsed data URI: which store, which bucket, which key or key prefix.

@@ -1,0 +1,18 @@
+// kiln-shim's logic: supervises one host instance from start to exit, independent of the server
+// that started it (which may crash and be restarted meanwhile). It creates the instance's
+// cgroups, starts bwrap in them, copies stdout and stderr line by line into the log stream,
+// forwards stop requests (SIGTERM: SIGTERM to the main process; SIGUSR1: SIGKILL to every
+// process of the instance), and finally records the exit status in the state_dir
+// (runtime/instance_state.h describes the files).
+#pragma once
+
+#include <string>
+
+namespace kiln {
+
+// Runs the instance of `state_dir`/spec.json to completion. `ready_fd` (or -1) receives one byte
+// once the sandbox runs, and is closed without one if it could not start. Returns the shim's
+// process exit code: 0 once exit.json is written, non-zero if even that failed.
+int RunShim(const std::string& state_dir, int ready_fd);
+
+}  // namespace kiln

@@ -1,0 +1,338 @@
+#include "scheduler/job_runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "base/log_stream.h"
+#include "storage/staging.h"
+
+namespace kiln {
+namespace {
+
+constexpr size_t kMaxReasonBytes = 1024;
+constexpr int64_t kMaxWaitSliceMs = 1000;
+
+std::string Truncate(std::string s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t cut = max;
+  // Do not cut a UTF-8 character in half.
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  s.resize(cut);
+  return s;
+}
+
+bool AllowedTransition(JobStatus from, JobStatus to) {
+  switch (from) {
+    case JobStatus::kInProgress:
+      return to != JobStatus::kInProgress;
+    case JobStatus::kStopping:
+      return to == JobStatus::kStopped || to == JobStatus::kFailed;
+    default:
+      return false;  // terminal states are final
+  }
+}
+
+}  // namespace
+
+JobRunner::JobRunner(const RunnerContext* ctx, JobRecord record, JobSpec spec)
+    : ctx_(ctx), name_(record.name), spec_(std::move(spec)), record_(std::move(record)) {
+  auto stored = record_.backend_state.find("layout");
+  if (stored != record_.backend_state.end()) {
+    auto layout = JobLayout::FromJson(*stored);
+    if (layout.ok()) layout_ = std::move(layout).value();
+  }
+  if (layout_.instances.empty()) {
+    layout_ = JobLayout::Plan(ctx_->jobs_root, record_, spec_.instance_count,
+                              ctx_->clock->NowMillis() / 1000);
+  }
+}
+
+Status JobRunner::PersistLocked(const std::function<void(JobRecord&)>& mutate) {
+  JobRecord next = record_;
+  mutate(next);
+  next.last_modified_time_ms = std::max(ctx_->clock->NowMillis(), record_.last_modified_time_ms);
+  RETURN_IF_ERROR(ctx_->store->Update(next));
+  record_ = std::move(next);
+  return Status::Ok();
+}
+
+Status JobRunner::TransitionLocked(JobStatus to, const std::string& failure_reason) {
+  if (!AllowedTransition(record_.status, to)) {
+    return Status::FailedPrecondition(std::string("job ") + name_ + " cannot go from " +
+                                      JobStatusName(record_.status) + " to " + JobStatusName(to));
+  }
+  return PersistLocked([&](JobRecord& r) {
+    r.status = to;
+    if (to == JobStatus::kStopping) r.stop_requested = true;
+    if (IsTerminal(to)) {
+      r.end_time_ms = ctx_->clock->NowMillis();
+      if (!failure_reason.empty()) r.failure_reason = Truncate(failure_reason, kMaxReasonBytes);
+      r.backend_state["phase"] = "done";
+    }
+  });
+}
+
+void JobRunner::Log(size_t instance, const std::string& line) {
+  auto writer = LogStreamWriter::Open(layout_.instances[instance].log_path);
+  if (writer.ok()) (void)writer->Append(ctx_->clock->NowMillis(), "[kiln] " + line);
+}
+
+Status JobRunner::RequestStop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (record_.status == JobStatus::kStopping) return Status::Ok();
+  if (IsTerminal(record_.status)) {
+    return Status::InvalidArgument(
+        std::string("The request was rejected because the processing job is in status ") +
+        JobStatusName(record_.status) + ".");
+  }
+  RETURN_IF_ERROR(TransitionLocked(JobStatus::kStopping, ""));
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+void JobRunner::Abandon() {
+  std::lock_guard<std::mutex> lock(mu_);
+  abandoned_ = true;
+  cv_.notify_all();
+}
+
+void JobRunner::FailNow(const std::string& reason) { Finish(JobStatus::kFailed, reason); }
+
+void JobRunner::Finish(JobStatus status, std::string failure_reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (IsTerminal(record_.status)) return;
+  if (record_.status == JobStatus::kStopping && status == JobStatus::kCompleted) {
+    status = JobStatus::kStopped;
+  }
+  (void)TransitionLocked(status, failure_reason);
+}
+
+void JobRunner::Run() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (record_.stop_requested) {
+      (void)TransitionLocked(JobStatus::kStopped, "");
+      return;
+    }
+    Status st = PersistLocked([&](JobRecord& r) {
+      r.backend_state["phase"] = "staging";
+      r.backend_state["layout"] = layout_.ToJson();
+    });
+    if (!st.ok()) return;
+  }
+  for (size_t i = 0; i < layout_.instances.size(); ++i) {
+    Status st = PrepareInstanceDirs(layout_, i, record_, spec_);
+    if (!st.ok()) return Finish(JobStatus::kFailed, "InternalServerError: " + st.message());
+  }
+  Status started = StartInstances();
+  if (!started.ok()) return Finish(JobStatus::kFailed, started.message());
+  Supervise();
+}
+
+Status JobRunner::StartInstances() {
+  auto image = ctx_->catalog->Resolve(spec_.image_uri);
+  if (!image.ok()) return Status::InvalidArgument("ClientError: " + image.status().message());
+  auto runtime_it = ctx_->runtimes.find(image->runtime);
+  if (runtime_it == ctx_->runtimes.end()) {
+    return Status::InvalidArgument("ClientError: image " + spec_.image_uri +
+                                   " maps to the runtime '" + image->runtime +
+                                   "', which this server does not run");
+  }
+  auto argv = ResolveCommand(*image, spec_.entrypoint, spec_.arguments);
+  if (!argv.ok()) return Status::InvalidArgument("ClientError: " + argv.status().message());
+
+  for (size_t i = 0; i < layout_.instances.size(); ++i) {
+    Status st = StageInputs(spec_, static_cast<int>(i), layout_.instances[i].processing_dir(),
+                            *ctx_->resolver, [&](const std::string& line) { Log(i, line); });
+    if (!st.ok()) return Status::InvalidArgument("ClientError: " + st.message());
+  }
+
+  ResourceLimits limits =
+      LimitsForInstanceType(spec_.instance_type, ctx_->host_cpus, ctx_->host_memory_bytes);
+  std::vector<InstanceSpec> specs;
+  for (const InstanceLayout& inst : layout_.instances) {
+    InstanceSpec s;
+    s.id = layout_.job_dir.substr(layout_.job_dir.rfind('/') + 1) + "-" + inst.host;
+    s.hostname = inst.host;
+    s.state_dir = inst.runtime_dir();
+    s.log_path = inst.log_path;
+    s.argv = *argv;
+    s.env = image->env;
+    for (const auto& kv : ctx_->platform_env) s.env.push_back(kv);
+    for (const auto& kv : spec_.environment) s.env.push_back(kv);
+    s.mounts = {{inst.processing_dir(), "/opt/ml/processing", false},
+                {inst.config_dir(), "/opt/ml/config", true},
+                {inst.output_dir(), "/opt/ml/output", false}};
+    s.working_dir = image->working_dir.empty() ? "/" : image->working_dir;
+    s.limits = limits;
+    s.network_isolated = true;
+    specs.push_back(std::move(s));
+  }
+
+  std::unique_lock<std::mutex> lock(mu_);
+  if (record_.stop_requested) {
+    lock.unlock();
+    Finish(JobStatus::kStopped, "");
+    return Status::Ok();
+  }
+  // Persisted before anything starts, so a restarted server knows where to look.
+  RETURN_IF_ERROR(PersistLocked([&](JobRecord& r) {
+    r.backend_state["phase"] = "running";
+    r.backend_state["runtime"] = image->runtime;
+  }));
+  for (size_t i = 0; i < specs.size(); ++i) {
+    auto instance = runtime_it->second->Start(specs[i]);
+    if (!instance.ok()) {
+      for (auto& slot : slots_) (void)slot->instance->Kill();
+      lock.unlock();
+      for (auto& slot : slots_) slot->instance->Wait();
+      return Status::Internal("InternalServerError: could not start " + specs[i].hostname + ": " +
+                              instance.status().message());
+    }
+    auto slot = std::make_shared<Slot>();
+    slot->instance = std::move(instance).value();
+    slots_.push_back(std::move(slot));
+  }
+  return PersistLocked([&](JobRecord& r) { r.start_time_ms = ctx_->clock->NowMillis(); });
+}
+
+void JobRunner::Resume(std::vector<std::unique_ptr<Instance>> instances) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& instance : instances) {
+      auto slot = std::make_shared<Slot>();
+      slot->instance = std::move(instance);
+      slots_.push_back(std::move(slot));
+    }
+  }
+  Supervise();
+}
+
+void JobRunner::Supervise() {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::shared_ptr<JobRunner> self = shared_from_this();
+  for (const auto& slot : slots_) {
+    // Waiters hold the runner and the slot, so they stay valid even if supervision is abandoned.
+    std::thread([self, slot] {
+      ExitStatus status = slot->instance->Wait();
+      std::lock_guard<std::mutex> guard(self->mu_);
+      slot->exit = status;
+      slot->exit_order = ++self->exits_seen_;
+      self->cv_.notify_all();
+    }).detach();
+  }
+
+  const int64_t start_ms = record_.start_time_ms.value_or(ctx_->clock->NowMillis());
+  const int64_t deadline_ms = start_ms + spec_.max_runtime_seconds * 1000;
+  bool terminated = false;
+  std::optional<int64_t> kill_at_ms;
+  for (;;) {
+    if (abandoned_) return;
+    bool all_done = true;
+    bool any_failed = false;
+    for (const auto& slot : slots_) {
+      if (!slot->exit) {
+        all_done = false;
+      } else if (slot->exit->exit_code != 0 || !slot->exit->error.empty()) {
+        any_failed = true;
+      }
+    }
+    if (all_done) break;
+    int64_t now = ctx_->clock->NowMillis();
+    if (now >= deadline_ms && record_.status == JobStatus::kInProgress) {
+      timed_out_ = true;
+      (void)TransitionLocked(JobStatus::kStopping, "");
+    }
+    // A stop, a timeout or one failed instance ends the whole job (spec §4.7, §8.2, §8.4).
+    if (!terminated && (record_.status == JobStatus::kStopping || any_failed)) {
+      terminated = true;
+      for (const auto& slot : slots_) {
+        if (!slot->exit) (void)slot->instance->Terminate();
+      }
+      kill_at_ms = now + ctx_->stop_grace_ms;
+    }
+    if (kill_at_ms && now >= *kill_at_ms) {
+      for (const auto& slot : slots_) {
+        if (!slot->exit) (void)slot->instance->Kill();
+      }
+      kill_at_ms = now + ctx_->stop_grace_ms;  // and again if it still has not gone
+    }
+    int64_t next = deadline_ms;
+    if (kill_at_ms) next = std::min(next, *kill_at_ms);
+    int64_t wait_ms = std::clamp<int64_t>(next - now, 1, kMaxWaitSliceMs);
+    cv_.wait_for(lock, std::chrono::milliseconds(wait_ms));
+  }
+  lock.unlock();
+
+  bool failed = false;
+  std::string reason = FinalFailure(&failed);
+  auto message = CollectExitMessage(layout_);
+  if (!message.ok() && !failed) {
+    failed = true;
+    reason = "ClientError: " + message.status().message();
+  }
+  for (size_t i = 0; i < layout_.instances.size(); ++i) {
+    Status st = DeliverOutputs(spec_, layout_.instances[i].processing_dir(), *ctx_->resolver,
+                               [&](const std::string& line) { Log(i, line); });
+    if (!st.ok()) {
+      Log(i, "output delivery failed: " + st.message());
+      if (!failed) {
+        failed = true;
+        reason = "ClientError: " + st.message();
+      }
+    }
+  }
+
+  lock.lock();
+  if (message.ok()) (void)PersistLocked([&](JobRecord& r) { r.exit_message = *message; });
+  JobStatus final_status = JobStatus::kCompleted;
+  if (record_.stop_requested) {
+    final_status = JobStatus::kStopped;
+    reason = timed_out_ ? "MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds (" +
+                              std::to_string(spec_.max_runtime_seconds) + " s)"
+                        : "";
+  } else if (failed) {
+    final_status = JobStatus::kFailed;
+  }
+  lock.unlock();
+  Finish(final_status, reason);
+}
+
+std::string JobRunner::FinalFailure(bool* failed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  *failed = false;
+  // The first instance that failed on its own names the cause; the others were stopped by us.
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const ExitStatus& e = *slots_[i]->exit;
+    const std::string& host = layout_.instances[i].host;
+    if (e.oom_killed) {
+      *failed = true;
+      return "OutOfMemory: " + host + " was killed by the out-of-memory killer (instance type " +
+             spec_.instance_type + ")";
+    }
+    if (!e.error.empty()) {
+      *failed = true;
+      return "InternalServerError: " + host + ": " + e.error;
+    }
+  }
+  std::vector<size_t> by_exit_order(slots_.size());
+  for (size_t i = 0; i < slots_.size(); ++i) by_exit_order[i] = i;
+  std::sort(by_exit_order.begin(), by_exit_order.end(),
+            [&](size_t a, size_t b) { return slots_[a]->exit_order < slots_[b]->exit_order; });
+  for (size_t i : by_exit_order) {
+    const ExitStatus& e = *slots_[i]->exit;
+    if (e.exit_code == 0) continue;
+    *failed = true;
+    std::string detail = record_.exit_message;
+    auto msg = CollectExitMessage(layout_);
+    if (msg.ok() && !msg->empty()) detail = *msg;
+    if (detail.empty()) detail = "see job logs";
+    std::string code = e.term_signal != 0 ? "signal " + std::to_string(e.term_signal)
+                                          : "exit code " + std::to_string(e.exit_code);
+    return "AlgorithmError: " + detail + " (" + code + " on " + layout_.instances[i].host + ")";
+  }
+  return "";
+}
+
+}  // namespace kiln

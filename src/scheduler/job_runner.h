@@ -1,0 +1,89 @@
+// JobRunner: the life of one processing job on the local backend, from staging to its terminal
+// state. It alone changes the job's record while the job is active; every change is persisted
+// before it is acted on. One thread per job runs Run() or Resume(); Stop requests arrive from
+// API threads.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/processing_job.h"
+#include "base/clock.h"
+#include "runtime/image_catalog.h"
+#include "runtime/runtime.h"
+#include "scheduler/job_layout.h"
+#include "storage/object_store.h"
+#include "store/job_store.h"
+
+namespace kiln {
+
+// What every runner of a backend shares. Pointers are owned elsewhere and outlive the runners.
+struct RunnerContext {
+  std::string jobs_root;
+  JobStore* store = nullptr;
+  const Clock* clock = nullptr;
+  const ImageCatalog* catalog = nullptr;
+  ObjectStoreResolver* resolver = nullptr;
+  std::map<std::string, Runtime*> runtimes;  // by Runtime::Name()
+  double host_cpus = 1;
+  int64_t host_memory_bytes = 1LL << 30;
+  int64_t stop_grace_ms = 30000;
+  std::vector<std::pair<std::string, std::string>> platform_env;  // AWS_REGION and friends
+};
+
+class JobRunner : public std::enable_shared_from_this<JobRunner> {
+ public:
+  JobRunner(const RunnerContext* ctx, JobRecord record, JobSpec spec);
+
+  // Stages, starts and supervises the job to its end. Blocks; run it on its own thread.
+  void Run();
+  // Supervises instances recovered after a restart (the job's layout is in its record).
+  void Resume(std::vector<std::unique_ptr<Instance>> instances);
+  // Finishes a job that cannot continue, e.g. after a restart lost its instances.
+  void FailNow(const std::string& reason);
+
+  // StopProcessingJob: moves the job to Stopping and wakes the runner. OK if already stopping.
+  Status RequestStop();
+  // Makes the runner give up supervision without touching the instances (server shutdown).
+  void Abandon();
+
+  const std::string& name() const { return name_; }
+  int instance_count() const { return spec_.instance_count; }
+
+ private:
+  struct Slot {
+    std::unique_ptr<Instance> instance;
+    std::optional<ExitStatus> exit;  // guarded by the runner's mu_
+    uint64_t exit_order = 0;         // guarded by the runner's mu_; 1 for the first to exit
+  };
+
+  // Applies `mutate` to a copy of the record, persists it, then adopts it. Caller holds mu_.
+  Status PersistLocked(const std::function<void(JobRecord&)>& mutate);
+  Status TransitionLocked(JobStatus to, const std::string& failure_reason);
+  Status StartInstances();
+  void Supervise();
+  void Finish(JobStatus status, std::string failure_reason);
+  void Log(size_t instance, const std::string& line);
+  std::string FinalFailure(bool* failed);
+
+  const RunnerContext* ctx_;
+  const std::string name_;
+  const JobSpec spec_;
+  JobLayout layout_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  JobRecord record_;                          // guarded by mu_
+  std::vector<std::shared_ptr<Slot>> slots_;  // guarded by mu_ (the vector, and Slot::exit)
+  bool timed_out_ = false;                    // guarded by mu_
+  bool abandoned_ = false;                    // guarded by mu_
+  uint64_t exits_seen_ = 0;                   // guarded by mu_
+};
+
+}  // namespace kiln

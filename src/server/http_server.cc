@@ -1,0 +1,458 @@
+// HttpServer on Boost.Beast. One Connection per socket, all of its I/O on its own strand; handler
+// calls are posted to a worker thread pool and their responses posted back to the strand.
+#include "server/http_server.h"
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace kiln {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+constexpr std::chrono::seconds kLingerTimeout{2};
+
+void DefaultErrorFormatter(const HttpRequest*, int status, const std::string& message,
+                           HttpResponse& response) {
+  response.status = status;
+  response.headers.Set("Content-Type", "text/plain; charset=utf-8");
+  response.body = message + "\n";
+}
+
+bool IsParseError(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category();
+}
+
+bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+
+}  // namespace
+
+class Connection;
+
+class HttpServer::Impl {
+ public:
+  Impl(HttpServerOptions options, Handler handler, HttpErrorFormatter error_formatter)
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        error_formatter_(error_formatter ? std::move(error_formatter) : DefaultErrorFormatter),
+        ioc_(options_.io_threads),
+        acceptor_(asio::make_strand(ioc_)),
+        workers_(static_cast<size_t>(options_.worker_threads)) {}
+
+  ~Impl() { Stop(); }
+
+  Status Listen();
+  void Run();
+  void Stop();
+
+  const HttpServerOptions& options() const { return options_; }
+  const Handler& handler() const { return handler_; }
+  const HttpErrorFormatter& error_formatter() const { return error_formatter_; }
+  asio::thread_pool& workers() { return workers_; }
+  tcp::endpoint endpoint() const { return endpoint_; }
+
+  void Unregister(Connection* connection) {
+    std::lock_guard<std::mutex> lock(mu_);
+    connections_.erase(connection);
+    cv_.notify_all();
+  }
+
+ private:
+  void Accept();
+
+  const HttpServerOptions options_;
+  const Handler handler_;
+  const HttpErrorFormatter error_formatter_;
+
+  // Declared before ioc_ so that connections destroyed with ioc_'s pending handlers can still
+  // unregister.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections_;  // guarded by mu_
+  bool stopped_ = false;                                                    // guarded by mu_
+
+  asio::io_context ioc_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
+  tcp::acceptor acceptor_;  // used only on its strand after Listen()
+  asio::steady_timer accept_retry_timer_{acceptor_.get_executor()};
+  tcp::endpoint endpoint_;
+  std::vector<std::thread> io_threads_;
+  asio::thread_pool workers_;
+};
+
+// One accepted socket. Reads a request header, then its body, hands the request to a worker,
+// writes the response, and loops while keep-alive holds. Lives as long as an operation holds it.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, HttpServer::Impl* server)
+      : stream_(std::move(socket)), server_(server) {
+    beast::error_code ec;
+    auto remote = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_address_ = remote.address().to_string() + ":" + std::to_string(remote.port());
+  }
+  ~Connection() { server_->Unregister(this); }
+
+  void Start() {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+  // The server is stopping: close now if idle, else after the current response.
+  void RequestStop() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      self->stop_requested_ = true;
+      if (self->state_ == State::kReadingHeader && self->buffer_.size() == 0) self->Close();
+    });
+  }
+
+  void ForceClose() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->Close(); });
+  }
+
+ private:
+  enum class State { kReadingHeader, kReadingBody, kHandling, kWriting, kClosed };
+
+  const HttpServerOptions& options() const { return server_->options(); }
+
+  void ReadHeader() {
+    if (stop_requested_ && buffer_.size() == 0) return Close();
+    state_ = State::kReadingHeader;
+    request_ = HttpRequest();
+    request_.remote_address = remote_address_;
+    header_parser_.emplace();
+    header_parser_->header_limit(static_cast<uint32_t>(
+        std::min<size_t>(options().max_header_bytes, std::numeric_limits<uint32_t>::max())));
+    // Checked in OnHeader against our own limit. Not boost::none: Boost 1.74 compares
+    // Content-Length against an empty optional as "too large".
+    header_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    stream_.expires_after(options().idle_timeout);
+    http::async_read_header(stream_, buffer_, *header_parser_,
+                            beast::bind_front_handler(&Connection::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, size_t) {
+    if (ec == http::error::header_limit) {
+      return SendError(nullptr, 431,
+                       "Request header exceeds the limit of " +
+                           std::to_string(options().max_header_bytes) + " bytes");
+    }
+    if (ec && IsParseError(ec) && ec != http::error::end_of_stream) {
+      return SendError(nullptr, 400, "Malformed HTTP request: " + ec.message());
+    }
+    if (ec) return Close();  // peer closed, timeout, reset
+
+    const auto& header = header_parser_->get();
+    request_.method = std::string(header.method_string());
+    request_.target = std::string(header.target());
+    request_.version = header.version();
+    for (const auto& field : header) {
+      request_.headers.Add(std::string(field.name_string()), std::string(field.value()));
+    }
+    keep_alive_ = header_parser_->keep_alive();
+    if (Status status = ParseRequestTarget(request_); !status.ok()) {
+      return SendError(&request_, 400, "Malformed request target: " + status.message());
+    }
+    auto content_length = header_parser_->content_length();
+    if (content_length && *content_length > options().max_body_bytes) {
+      return SendError(&request_, 413, TooLargeMessage());
+    }
+    if (stop_requested_) return SendError(&request_, 503, "The server is shutting down");
+    ReadBody();
+  }
+
+  std::string TooLargeMessage() const {
+    return "Request body exceeds the limit of " + std::to_string(options().max_body_bytes) +
+           " bytes";
+  }
+
+  // The seam for streaming bodies: a later handler type would take over here, reading the body
+  // from header_parser_ in pieces instead of buffering it.
+  void ReadBody() {
+    body_parser_.emplace(std::move(*header_parser_));
+    header_parser_.reset();
+    body_parser_->body_limit(options().max_body_bytes);
+    if (body_parser_->is_done()) return Dispatch();
+    state_ = State::kReadingBody;
+    auto expect = request_.headers.Get("Expect");
+    if (expect && EqualsIgnoreCase(*expect, "100-continue") && request_.version >= 11) {
+      auto continue_response =
+          std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      stream_.expires_after(options().write_timeout);
+      http::async_write(
+          stream_, *continue_response,
+          [self = shared_from_this(), continue_response](beast::error_code ec, size_t) {
+            if (ec) return self->Close();
+            self->ReadBufferedBody();
+          });
+      return;
+    }
+    ReadBufferedBody();
+  }
+
+  void ReadBufferedBody() {
+    stream_.expires_after(options().body_timeout);
+    http::async_read(stream_, buffer_, *body_parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec == http::error::body_limit) {
+                         return self->SendError(&self->request_, 413, self->TooLargeMessage());
+                       }
+                       if (ec && IsParseError(ec) && ec != http::error::end_of_stream &&
+                           ec != http::error::partial_message) {
+                         return self->SendError(&self->request_, 400,
+                                                "Malformed HTTP request body: " + ec.message());
+                       }
+                       if (ec) return self->Close();
+                       self->Dispatch();
+                     });
+  }
+
+  void Dispatch() {
+    request_.body = std::move(body_parser_->get().body());
+    body_parser_.reset();
+    state_ = State::kHandling;
+    stream_.expires_never();
+    asio::post(server_->workers(), [self = shared_from_this()] {
+      HttpResponse response;
+      try {
+        self->server_->handler()(self->request_, response);
+      } catch (const std::exception& e) {
+        response = HttpResponse();
+        self->server_->error_formatter()(&self->request_, 500,
+                                         std::string("Internal error: ") + e.what(), response);
+      } catch (...) {
+        response = HttpResponse();
+        self->server_->error_formatter()(&self->request_, 500, "Internal error", response);
+      }
+      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->Write(std::move(response), /*drain_before_close=*/false);
+      });
+    });
+  }
+
+  // Sends an error the server detected itself; the connection closes afterwards because the
+  // rest of the request was not read.
+  void SendError(const HttpRequest* request, int status, const std::string& message) {
+    HttpResponse response;
+    server_->error_formatter()(request, status, message, response);
+    response.close_connection = true;
+    Write(std::move(response), /*drain_before_close=*/true);
+  }
+
+  void Write(HttpResponse response, bool drain_before_close) {
+    if (state_ == State::kClosed) return;
+    state_ = State::kWriting;
+    bool close = response.close_connection || !keep_alive_ || stop_requested_;
+    auto out = std::make_shared<http::response<http::string_body>>();
+    int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
+    out->result(static_cast<unsigned>(status));
+    out->version(request_.version == 10 ? 10 : 11);
+    bool has_content_length = false;
+    for (auto& [name, value] : response.headers.fields()) {
+      if (name.empty() || HasCrLf(name) || HasCrLf(value)) continue;
+      if (EqualsIgnoreCase(name, "Connection") || EqualsIgnoreCase(name, "Transfer-Encoding")) {
+        continue;
+      }
+      if (EqualsIgnoreCase(name, "Content-Length")) has_content_length = true;
+      out->insert(name, value);
+    }
+    if (out->find(http::field::server) == out->end() && !options().server_header.empty()) {
+      out->set(http::field::server, options().server_header);
+    }
+    bool no_body = status < 200 || status == 204 || status == 304;
+    bool head = request_.method == "HEAD";
+    if (no_body) {
+      out->erase(http::field::content_length);
+    } else if (head && has_content_length) {
+      // A HEAD handler states the length of the body it would have sent.
+    } else {
+      out->body() = std::move(response.body);
+      out->prepare_payload();
+      if (head) out->body().clear();
+    }
+    out->keep_alive(!close);
+    stream_.expires_after(options().write_timeout);
+    http::async_write(
+        stream_, *out,
+        [self = shared_from_this(), out, close, drain_before_close](beast::error_code ec, size_t) {
+          if (ec) return self->Close();
+          if (!close) return self->ReadHeader();
+          if (drain_before_close) return self->LingeringClose();
+          self->Close();
+        });
+  }
+
+  // After an error response sent before the request body was read, the client may still be
+  // sending it; closing at once could reset the connection before the client reads our response.
+  // Shut down our side and discard input for a short while instead.
+  void LingeringClose() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return Close();
+    state_ = State::kWriting;
+    drain_buffer_.resize(16 * 1024);
+    stream_.expires_after(kLingerTimeout);
+    DrainSome();
+  }
+
+  void DrainSome() {
+    stream_.async_read_some(asio::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, size_t) {
+                              if (ec) return self->Close();
+                              self->DrainSome();
+                            });
+  }
+
+  void Close() {
+    if (state_ == State::kClosed) return;
+    state_ = State::kClosed;
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl* const server_;
+  std::string remote_address_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::empty_body>> header_parser_;
+  std::optional<http::request_parser<http::string_body>> body_parser_;
+  std::vector<char> drain_buffer_;
+  HttpRequest request_;
+  State state_ = State::kReadingHeader;
+  bool keep_alive_ = true;
+  bool stop_requested_ = false;
+};
+
+Status HttpServer::Impl::Listen() {
+  if (options_.io_threads < 1 || options_.worker_threads < 1) {
+    return Status::InvalidArgument("io_threads and worker_threads must be at least 1");
+  }
+  beast::error_code ec;
+  tcp::resolver resolver(ioc_);
+  auto results = resolver.resolve(options_.host, std::to_string(options_.port),
+                                  tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) {
+    return Status::InvalidArgument("cannot resolve listen host '" + options_.host +
+                                   "': " + ec.message());
+  }
+  tcp::endpoint endpoint = results.begin()->endpoint();
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) endpoint_ = acceptor_.local_endpoint(ec);
+  if (ec) {
+    return Status::Unavailable("cannot listen on " + options_.host + ":" +
+                               std::to_string(options_.port) + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
+void HttpServer::Impl::Run() {
+  work_guard_.emplace(ioc_.get_executor());
+  asio::dispatch(acceptor_.get_executor(), [this] { Accept(); });
+  for (int i = 0; i < options_.io_threads; ++i) {
+    io_threads_.emplace_back([this] { ioc_.run(); });
+  }
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec) {
+      // Typically EMFILE: back off briefly instead of spinning.
+      accept_retry_timer_.expires_after(std::chrono::milliseconds(50));
+      accept_retry_timer_.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) Accept();
+      });
+      return;
+    }
+    auto connection = std::make_shared<Connection>(std::move(socket), this);
+    bool stopping;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping = stopped_;
+      if (!stopping) connections_.emplace(connection.get(), connection);
+    }
+    if (!stopping) connection->Start();
+    Accept();
+  });
+}
+
+void HttpServer::Impl::Stop() {
+  std::vector<std::shared_ptr<Connection>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  if (io_threads_.empty()) return;  // never started
+  asio::post(acceptor_.get_executor(), [this] {
+    beast::error_code ec;
+    acceptor_.close(ec);
+    accept_retry_timer_.cancel();
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (auto& [ptr, weak] : connections_) {
+      if (auto connection = weak.lock()) live.push_back(std::move(connection));
+    }
+  }
+  for (auto& connection : live) connection->RequestStop();
+  live.clear();  // let closed connections go away
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, options_.stop_grace, [this] { return connections_.empty(); });
+    for (auto& [ptr, weak] : connections_) {
+      if (auto connection = weak.lock()) live.push_back(std::move(connection));
+    }
+  }
+  for (auto& connection : live) connection->ForceClose();
+  live.clear();
+  work_guard_.reset();
+  // Handlers still running post their responses to closed connections; let them finish first
+  // so nothing is left that refers to this server.
+  workers_.join();
+  ioc_.stop();
+  for (auto& thread : io_threads_) thread.join();
+  io_threads_.clear();
+}
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(HttpServerOptions options, Handler handler,
+                                                      HttpErrorFormatter error_formatter) {
+  if (!handler) return Status::InvalidArgument("HttpServer needs a handler");
+  auto impl =
+      std::make_unique<Impl>(std::move(options), std::move(handler), std::move(error_formatter));
+  RETURN_IF_ERROR(impl->Listen());
+  impl->Run();
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+uint16_t HttpServer::port() const { return impl_->endpoint().port(); }
+
+std::string HttpServer::address() const {
+  auto endpoint = impl_->endpoint();
+  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+void HttpServer::Stop() { impl_->Stop(); }
+
+}  // namespace kiln

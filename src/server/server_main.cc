@@ -1,0 +1,225 @@
+#include "server/server_main.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "base/fs.h"
+#include "runtime/host_runtime.h"
+#include "runtime/image_catalog.h"
+#include "scheduler/job_service.h"
+#include "scheduler/local_backend.h"
+#include "server/api_router.h"
+#include "server/credentials.h"
+#include "server/http_server.h"
+#include "server/log_source.h"
+#include "server/logs_api.h"
+#include "storage/file_uri_resolver.h"
+#include "store/sqlite_job_store.h"
+
+namespace kiln {
+namespace {
+
+using nlohmann::json;
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+Status SplitListen(const std::string& listen, std::string* host, uint16_t* port) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return Status::InvalidArgument("--listen wants HOST:PORT");
+  *host = listen.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  try {
+    int p = std::stoi(listen.substr(colon + 1));
+    if (p < 0 || p > 65535) throw std::out_of_range("port");
+    *port = static_cast<uint16_t>(p);
+  } catch (const std::exception&) {
+    return Status::InvalidArgument("--listen port must be a number from 0 to 65535");
+  }
+  return Status::Ok();
+}
+
+int64_t HostMemoryBytes() {
+  long pages = ::sysconf(_SC_PHYS_PAGES);
+  long page_size = ::sysconf(_SC_PAGE_SIZE);
+  return static_cast<int64_t>(pages) * page_size;
+}
+
+// Everything a running server owns, in construction order (destroyed in reverse).
+struct ServerParts {
+  std::unique_ptr<SqliteJobStore> store;
+  ImageCatalog catalog;
+  std::unique_ptr<FileUriResolver> file_resolver;
+  CompositeResolver resolver;
+  std::unique_ptr<HostRuntime> host_runtime;
+  std::unique_ptr<LocalBackend> backend;
+  std::unique_ptr<JobService> jobs;
+  std::unique_ptr<JobStoreLogSource> log_source;
+  std::unique_ptr<LogsService> logs;
+  std::unique_ptr<ApiRouter> router;
+  std::unique_ptr<HttpServer> http;
+};
+
+int Fail(const std::string& message) {
+  spdlog::error("{}", message);
+  return 1;
+}
+
+}  // namespace
+
+std::string DefaultDataDir() {
+  if (const char* d = std::getenv("KILN_DATA_DIR"); d && *d) return d;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/kiln";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/root") + "/.local/share/kiln";
+}
+
+Result<std::string> EnvExports(const std::string& data_dir) {
+  auto server = ReadFile(data_dir + "/server.json");
+  if (!server.ok()) {
+    return Status::NotFound("no Kiln server has started with data dir " + data_dir +
+                            " (start one with `kiln server`)");
+  }
+  ASSIGN_OR_RETURN(ServerCredentials creds, LoadOrCreateCredentials(data_dir));
+  json info = json::parse(*server, nullptr, false);
+  if (!info.is_object() || !info.contains("endpoint")) {
+    return Status::Internal(data_dir + "/server.json is unreadable");
+  }
+  std::string out;
+  out += "export AWS_ENDPOINT_URL=" + info["endpoint"].get<std::string>() + "\n";
+  out += "export AWS_ACCESS_KEY_ID=" + creds.access_key_id + "\n";
+  out += "export AWS_SECRET_ACCESS_KEY=" + creds.secret_access_key + "\n";
+  out += "export AWS_DEFAULT_REGION=" + creds.region + "\n";
+  return out;
+}
+
+int RunServer(const ServerOptions& options) {
+  std::string data_dir = options.data_dir.empty() ? DefaultDataDir() : options.data_dir;
+  data_dir = std::filesystem::absolute(data_dir).lexically_normal().string();
+  if (!data_dir.empty() && data_dir.size() > 1 && data_dir.back() == '/') data_dir.pop_back();
+  std::string host;
+  uint16_t port = 0;
+  if (Status st = SplitListen(options.listen, &host, &port); !st.ok()) return Fail(st.message());
+  if (Status st = MakeDirs(data_dir, 0700); !st.ok()) return Fail(st.ToString());
+  for (const char* sub : {"/jobs", "/files"}) {
+    if (Status st = MakeDirs(data_dir + sub, 0755); !st.ok()) return Fail(st.ToString());
+  }
+
+  auto creds = LoadOrCreateCredentials(data_dir);
+  if (!creds.ok()) return Fail(creds.status().ToString());
+  if (!options.access_key_id.empty() || !options.secret_access_key.empty()) {
+    if (options.access_key_id.empty() || options.secret_access_key.empty()) {
+      return Fail("--access-key-id and --secret-access-key must be given together");
+    }
+    creds->access_key_id = options.access_key_id;
+    creds->secret_access_key = options.secret_access_key;
+    creds->explicitly_set = true;
+  }
+  if (!options.region.empty()) creds->region = options.region;
+  if (!IsLoopbackHost(host) && !creds->explicitly_set) {
+    return Fail("refusing to listen on " + options.listen +
+                " beyond loopback with generated credentials: pass --access-key-id and "
+                "--secret-access-key (or listen on 127.0.0.1)");
+  }
+
+  ServerParts parts;
+  auto store = SqliteJobStore::Open(data_dir + "/kiln.db");
+  if (!store.ok()) return Fail(store.status().ToString());
+  parts.store = std::move(store).value();
+  auto catalog = ImageCatalog::LoadOrCreate(data_dir + "/images.json");
+  if (!catalog.ok()) return Fail(catalog.status().ToString());
+  parts.catalog = std::move(catalog).value();
+  std::vector<std::string> roots = options.allow_file_roots;
+  roots.push_back(data_dir + "/files");
+  for (std::string& r : roots) r = std::filesystem::absolute(r).lexically_normal().string();
+  for (std::string& r : roots) {
+    if (r.size() > 1 && r.back() == '/') r.pop_back();
+  }
+  auto file_resolver = FileUriResolver::Make(roots);
+  if (!file_resolver.ok()) return Fail(file_resolver.status().ToString());
+  parts.file_resolver = std::move(file_resolver).value();
+  parts.resolver.Route("file", parts.file_resolver.get());
+
+  HostRuntime::Options host_options;
+  if (!options.shim_path.empty()) host_options.shim_path = options.shim_path;
+  parts.host_runtime = std::make_unique<HostRuntime>(host_options);
+
+  LocalBackendOptions backend_options;
+  RunnerContext& ctx = backend_options.context;
+  ctx.jobs_root = data_dir + "/jobs";
+  ctx.store = parts.store.get();
+  ctx.clock = SystemClock::Default();
+  ctx.catalog = &parts.catalog;
+  ctx.resolver = &parts.resolver;
+  ctx.runtimes[parts.host_runtime->Name()] = parts.host_runtime.get();
+  unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  ctx.host_cpus = cpus;
+  ctx.host_memory_bytes = HostMemoryBytes();
+  ctx.stop_grace_ms = static_cast<int64_t>(options.stop_grace_seconds) * 1000;
+  ctx.platform_env = {{"AWS_REGION", creds->region}, {"AWS_DEFAULT_REGION", creds->region}};
+  backend_options.max_instances =
+      options.max_instances > 0 ? options.max_instances : std::max(4, static_cast<int>(cpus) * 2);
+  parts.backend = std::make_unique<LocalBackend>(std::move(backend_options));
+
+  JobServiceOptions job_options;
+  job_options.region = creds->region;
+  job_options.account_id = creds->account_id;
+  parts.jobs = std::make_unique<JobService>(job_options, parts.store.get(), parts.backend.get(),
+                                            SystemClock::Default());
+  parts.log_source = std::make_unique<JobStoreLogSource>(parts.store.get());
+  LogsServiceOptions logs_options;
+  logs_options.region = creds->region;
+  logs_options.account_id = creds->account_id;
+  logs_options.group_creation_time_ms = SystemClock::Default()->NowMillis();
+  parts.logs = std::make_unique<LogsService>(logs_options, parts.log_source.get());
+  parts.router = std::make_unique<ApiRouter>(*creds, parts.jobs.get(), parts.logs.get());
+
+  // Signals are taken by a dedicated sigwait below, so block them in every thread we start.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  if (Status st = parts.backend->Recover(); !st.ok()) return Fail(st.ToString());
+
+  HttpServerOptions http_options;
+  http_options.host = host;
+  http_options.port = port;
+  ApiRouter* router = parts.router.get();
+  auto http = HttpServer::Start(
+      http_options, [router](HttpRequest& req, HttpResponse& resp) { router->Handle(req, resp); },
+      [router](const HttpRequest* req, int status, const std::string& message, HttpResponse& resp) {
+        router->FormatError(req, status, message, resp);
+      });
+  if (!http.ok()) return Fail(http.status().ToString());
+  parts.http = std::move(http).value();
+
+  std::string url_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  std::string endpoint = "http://" + url_host + ":" + std::to_string(parts.http->port());
+  json info = {{"endpoint", endpoint}, {"pid", ::getpid()}};
+  if (Status st = WriteFileAtomically(data_dir + "/server.json", info.dump() + "\n"); !st.ok()) {
+    return Fail(st.ToString());
+  }
+  spdlog::info("kiln server listening on {} (data dir {})", endpoint, data_dir);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("received signal {}, shutting down", sig);
+  parts.http->Stop();
+  parts.backend->Shutdown();
+  return 0;
+}
+
+}  // namespace kiln

@@ -1,0 +1,35 @@
+// The Kiln server process: one port speaking SageMaker's JSON 1.1 API (and later S3, STS and
+// CloudWatch Logs), the job store, and the local backend, all under one data directory.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace kiln {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:7070";      // HOST:PORT; port 0 picks a free port
+  std::string data_dir;                       // empty: DefaultDataDir()
+  int max_instances = 0;                      // 0: twice the CPUs, at least 4
+  int stop_grace_seconds = 30;                // SIGTERM → SIGKILL (spec §8.2)
+  std::vector<std::string> allow_file_roots;  // file:// data allowed under these (and <data>/files)
+  std::string access_key_id;                  // both set: use these instead of the generated ones
+  std::string secret_access_key;
+  std::string region;     // empty: from credentials.json (default us-east-1)
+  std::string shim_path;  // empty: kiln-shim next to this executable
+};
+
+// The per-user data directory: $KILN_DATA_DIR, else $XDG_DATA_HOME/kiln, else ~/.local/share/kiln.
+std::string DefaultDataDir();
+
+// Runs the server until SIGINT or SIGTERM. Writes <data>/server.json with the bound endpoint once
+// it listens, so `kiln env` and the CLI can find it. Returns the process exit code.
+int RunServer(const ServerOptions& options);
+
+// What `kiln env` prints: export lines for AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and AWS_DEFAULT_REGION, read from the data dir of a started server.
+Result<std::string> EnvExports(const std::string& data_dir);
+
+}  // namespace kiln

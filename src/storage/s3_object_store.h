@@ -1,0 +1,117 @@
+// S3ObjectStore: an ObjectStore on any S3-compatible endpoint (AWS, Kiln's own, s3rver, moto)
+// over libcurl with SigV4. Large objects move as parallel ranged GETs and multipart uploads, many
+// requests run at once, transient failures (throttling, 5xx, dropped connections) are retried with
+// backoff, and every transfer is checked (Content-MD5 and signed SHA-256 on upload, sizes and
+// MD5 ETags on download).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "storage/object_store.h"
+
+namespace kiln {
+
+namespace s3 {
+class HttpClient;
+}
+
+struct S3Config {
+  std::string endpoint;  // http(s)://host[:port][/path]
+  std::string region = "us-east-1";
+  std::string access_key;
+  std::string secret_key;
+  std::string session_token;
+  // Path style (host/bucket/key) or virtual-hosted (bucket.host/key). Unset: virtual-hosted for
+  // *.amazonaws.com endpoints, path style for every other (custom) endpoint.
+  std::optional<bool> path_style;
+  size_t max_concurrency = 16;                 // HTTP requests in flight for this store
+  uint64_t part_size = 16ull << 20;            // ranged GET and multipart part size
+  uint64_t multipart_threshold = 64ull << 20;  // uploads at least this big go multipart
+  int max_retries = 5;                         // retries after the first attempt
+  std::chrono::milliseconds retry_base_delay{100};
+  std::chrono::milliseconds retry_max_delay{20000};
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds stall_timeout{60000};  // a transfer moving no bytes this long fails
+  std::chrono::milliseconds request_timeout{0};    // 0: no cap on a whole request
+  std::string ca_bundle;                           // empty: curl's default CA store
+  bool verify_tls = true;
+};
+
+// One object to move in a batch: `key` in `bucket` <-> the local file `path`.
+struct S3Transfer {
+  std::string bucket;
+  std::string key;
+  std::string path;
+};
+
+class S3ObjectStore : public ObjectStore {
+ public:
+  // InvalidArgument for a malformed endpoint or sizes (part_size below 5 MiB or above 5 GiB,
+  // max_concurrency 0). Does no network I/O.
+  static Result<std::unique_ptr<S3ObjectStore>> Make(S3Config config);
+  ~S3ObjectStore() override;
+
+  // ListObjectsV2 pages (encoding-type=url) joined and sorted bytewise. NotFound for a missing
+  // bucket.
+  Result<std::vector<ObjectInfo>> List(const std::string& bucket,
+                                       const std::string& prefix) override;
+  // HEAD, then one GET for objects up to part_size or parallel ranged GETs (If-Match on the ETag,
+  // so a concurrent overwrite fails instead of mixing versions) into a preallocated temporary
+  // beside `dest_path`; the size and, for plain-MD5 ETags, the MD5 are checked before fsync and
+  // rename. The destination's directory must exist.
+  Status GetToFile(const std::string& bucket, const std::string& key,
+                   const std::string& dest_path) override;
+  // ResourceExhausted above 64 MiB: this is for manifests, not data.
+  Result<std::string> GetBytes(const std::string& bucket, const std::string& key) override;
+  // Below multipart_threshold one PUT with Content-MD5 and the signed SHA-256 of the file; above
+  // it a multipart upload with parts sent in parallel (aborted on failure).
+  Status PutFromFile(const std::string& bucket, const std::string& key,
+                     const std::string& src_path) override;
+  // Streams the body to `sink` as it arrives; a dropped connection resumes from the last byte
+  // delivered (Range + If-Match), so the sink never sees a byte twice.
+  Status ReadObject(const std::string& bucket, const std::string& key,
+                    const std::function<Status(std::string_view chunk)>& sink) override;
+
+  // Many objects in flight at once (up to max_concurrency), for staging. Each returns OK or the
+  // failure of the lowest-numbered failed transfer; transfers not yet started are skipped after
+  // a failure.
+  Status GetManyToFiles(const std::vector<S3Transfer>& transfers);
+  Status PutManyFromFiles(const std::vector<S3Transfer>& transfers);
+
+  // Size and ETag of an object (HEAD). NotFound if absent.
+  struct Head {
+    uint64_t size = 0;
+    std::string etag;
+    bool etag_is_md5 = false;  // a single-part object without KMS/customer-key encryption
+  };
+  Result<Head> HeadObject(const std::string& bucket, const std::string& key);
+  // Deletes an object; deleting a missing key is OK (as in S3).
+  Status DeleteObject(const std::string& bucket, const std::string& key);
+
+  const S3Config& config() const { return config_; }
+
+ private:
+  S3ObjectStore(S3Config config, std::unique_ptr<s3::HttpClient> http);
+
+  Status PutSingle(const std::string& bucket, const std::string& key, int fd, uint64_t size,
+                   const std::string& src_path);
+  Status PutMultipart(const std::string& bucket, const std::string& key, int fd, uint64_t size,
+                      const std::string& src_path);
+  // Fills `fd` (already `head.size` long) with the object, in parallel ranges when large.
+  Status DownloadInto(const std::string& bucket, const std::string& key, const Head& head, int fd);
+
+  const S3Config config_;
+  std::unique_ptr<s3::HttpClient> http_;
+};
+
+// Checks a key before it goes on the wire. InvalidArgument for an empty key, one over 1024 bytes,
+// one with a NUL, or one with "." or ".." segments: HTTP stacks normalise those out of URL paths,
+// so the request would address a different object than the key names.
+Status ValidateS3Key(const std::string& key);
+
+}  // namespace kiln

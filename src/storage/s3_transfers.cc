@@ -1,0 +1,285 @@
+// S3ObjectStore's file transfers: downloads into a preallocated temporary (parallel ranged GETs
+// for large objects) and uploads (one PUT, or a multipart upload with parallel parts).
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <vector>
+
+#include "base/fs.h"
+#include "storage/parallel_for.h"
+#include "storage/s3_codec.h"
+#include "storage/s3_http.h"
+#include "storage/s3_object_store.h"
+#include "storage/s3_xml.h"
+
+namespace kiln {
+namespace {
+
+constexpr uint64_t kMaxParts = 10000;
+
+Status PwriteAll(int fd, std::string_view data, uint64_t offset) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("writing the download", errno);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+  }
+  return Status::Ok();
+}
+
+std::string DirName(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Closes a descriptor and removes a temporary file unless it was handed over.
+class TempFile {
+ public:
+  TempFile() = default;
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+
+  Status Create(const std::string& dir) {
+    std::string tmpl = dir + "/.kiln-transfer-s3-XXXXXX";
+    fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
+    if (fd_ < 0) return Status::FromErrno("creating a temporary in '" + dir + "'", errno);
+    path_ = tmpl;
+    return Status::Ok();
+  }
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  // fsync, close and rename over `dest`; afterwards nothing is left to clean up.
+  Status Commit(const std::string& dest) {
+    if (::fsync(fd_) != 0) return Status::FromErrno("fsync '" + path_ + "'", errno);
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) return Status::FromErrno("close '" + path_ + "'", errno);
+    if (::rename(path_.c_str(), dest.c_str()) != 0) {
+      return Status::FromErrno("renaming the download to '" + dest + "'", errno);
+    }
+    path_.clear();
+    return SyncDirectory(DirName(dest));
+  }
+
+ private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+bool ResponseEtagMustBeMd5(const s3::Response& r) {
+  return !r.Header("x-amz-server-side-encryption").starts_with("aws:kms") &&
+         r.Header("x-amz-server-side-encryption-customer-algorithm").empty();
+}
+
+}  // namespace
+
+Status S3ObjectStore::GetToFile(const std::string& bucket, const std::string& key,
+                                const std::string& dest_path) {
+  ASSIGN_OR_RETURN(Head head, HeadObject(bucket, key));
+  TempFile tmp;
+  RETURN_IF_ERROR(tmp.Create(DirName(dest_path)));
+  if (head.size > 0) {
+    // Reserve the space up front: a full disk fails here, not after the download.
+    int err = ::posix_fallocate(tmp.fd(), 0, static_cast<off_t>(head.size));
+    if (err == ENOSPC) return Status::FromErrno("reserving space for '" + dest_path + "'", err);
+    if (err != 0 && ::ftruncate(tmp.fd(), static_cast<off_t>(head.size)) != 0) {
+      return Status::FromErrno("sizing '" + tmp.path() + "'", errno);
+    }
+  }
+  RETURN_IF_ERROR(DownloadInto(bucket, key, head, tmp.fd()));
+  struct stat st;
+  if (::fstat(tmp.fd(), &st) != 0) return Status::FromErrno("stat '" + tmp.path() + "'", errno);
+  if (static_cast<uint64_t>(st.st_size) != head.size) {
+    return Status::Internal("downloaded " + std::to_string(st.st_size) + " bytes of " +
+                            s3::HttpClient::ObjectName(bucket, key) + ", expected " +
+                            std::to_string(head.size));
+  }
+  return tmp.Commit(dest_path);
+}
+
+Status S3ObjectStore::DownloadInto(const std::string& bucket, const std::string& key,
+                                   const Head& head, int fd) {
+  const std::string name = s3::HttpClient::ObjectName(bucket, key) + " at " + config_.endpoint;
+  const uint64_t parts = (head.size + config_.part_size - 1) / config_.part_size;
+  RETURN_IF_ERROR(ParallelFor(parts, config_.max_concurrency, [&](size_t i) -> Status {
+    const uint64_t begin = i * config_.part_size;
+    const uint64_t length = std::min(config_.part_size, head.size - begin);
+    uint64_t written = 0;
+    s3::Request req;
+    req.method = "GET";
+    req.bucket = bucket;
+    req.key = key;
+    req.before_attempt = [&](int, std::vector<std::string>& headers) {
+      written = 0;
+      // Every range must come from the version HEAD saw, or the file would mix two objects.
+      if (!head.etag.empty()) headers.push_back("If-Match: " + head.etag);
+      if (parts > 1) {
+        headers.push_back("Range: bytes=" + std::to_string(begin) + "-" +
+                          std::to_string(begin + length - 1));
+      }
+    };
+    req.on_body = [&](std::string_view chunk) -> Status {
+      if (written + chunk.size() > length) {
+        return Status::Internal(name + " sent more than the " + std::to_string(length) +
+                                " bytes requested at offset " + std::to_string(begin));
+      }
+      RETURN_IF_ERROR(PwriteAll(fd, chunk, begin + written));
+      written += chunk.size();
+      return Status::Ok();
+    };
+    Result<s3::Response> resp = http_->Send(req);
+    if (!resp.ok()) {
+      if (resp.status().code() == StatusCode::kFailedPrecondition) {
+        return Status::Unavailable(name + " changed during the download; try again");
+      }
+      return resp.status();
+    }
+    if (written != length) {
+      return Status::Unavailable(name + ": got " + std::to_string(written) + " of " +
+                                 std::to_string(length) + " bytes at offset " +
+                                 std::to_string(begin));
+    }
+    return Status::Ok();
+  }));
+  if (head.etag_is_md5) {
+    s3::PayloadDigest digest;
+    RETURN_IF_ERROR(s3::DigestFileRange(fd, 0, head.size, digest));
+    digest.Finish();
+    if (digest.Md5Hex() != s3::PlainMd5Etag(head.etag)) {
+      return Status::Internal("integrity check failed for " + name +
+                              ": the MD5 of the downloaded file does not match the ETag");
+    }
+  }
+  return Status::Ok();
+}
+
+Status S3ObjectStore::PutFromFile(const std::string& bucket, const std::string& key,
+                                  const std::string& src_path) {
+  RETURN_IF_ERROR(ValidateS3Key(key));
+  int fd = ::open(src_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return Status::NotFound("upload source '" + src_path + "' does not exist");
+    return Status::FromErrno("opening '" + src_path + "'", errno);
+  }
+  struct stat st;
+  Status status;
+  if (::fstat(fd, &st) != 0) {
+    status = Status::FromErrno("stat '" + src_path + "'", errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    status = Status::InvalidArgument("upload source '" + src_path + "' is not a regular file");
+  } else {
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    status = size < config_.multipart_threshold ? PutSingle(bucket, key, fd, size, src_path)
+                                                : PutMultipart(bucket, key, fd, size, src_path);
+  }
+  ::close(fd);
+  return status;
+}
+
+Status S3ObjectStore::PutSingle(const std::string& bucket, const std::string& key, int fd,
+                                uint64_t size, const std::string& src_path) {
+  s3::PayloadDigest digest;
+  RETURN_IF_ERROR(s3::DigestFileRange(fd, 0, size, digest).WithPrefix("'" + src_path + "'"));
+  digest.Finish();
+  s3::Request req;
+  req.method = "PUT";
+  req.bucket = bucket;
+  req.key = key;
+  req.body_fd = fd;
+  req.body_length = size;
+  req.payload_sha256 = digest.Sha256Hex();
+  req.headers = {"Content-MD5: " + digest.Md5Base64(), "Content-Type: application/octet-stream"};
+  ASSIGN_OR_RETURN(s3::Response resp, http_->Send(req));
+  std::string etag = s3::PlainMd5Etag(resp.Header("etag"));
+  if (!etag.empty() && ResponseEtagMustBeMd5(resp) && etag != digest.Md5Hex()) {
+    return Status::Internal("integrity check failed uploading '" + src_path + "' to " +
+                            s3::HttpClient::ObjectName(bucket, key) + " at " + config_.endpoint +
+                            ": the ETag is not the MD5 of the file");
+  }
+  return Status::Ok();
+}
+
+Status S3ObjectStore::PutMultipart(const std::string& bucket, const std::string& key, int fd,
+                                   uint64_t size, const std::string& src_path) {
+  const std::string name = s3::HttpClient::ObjectName(bucket, key) + " at " + config_.endpoint;
+  uint64_t part_size = config_.part_size;
+  while ((size + part_size - 1) / part_size > kMaxParts) part_size *= 2;
+  const uint64_t parts = (size + part_size - 1) / part_size;
+
+  s3::Request create;
+  create.method = "POST";
+  create.bucket = bucket;
+  create.key = key;
+  create.query = {{"uploads", ""}};
+  create.headers = {"Content-Type: application/octet-stream"};
+  ASSIGN_OR_RETURN(s3::Response created, http_->Send(create));
+  std::string upload_id = s3::XmlText(created.body, "UploadId").value_or("");
+  if (upload_id.empty()) return Status::Internal(name + ": CreateMultipartUpload gave no UploadId");
+
+  std::vector<std::string> etags(parts);
+  Status status = ParallelFor(parts, config_.max_concurrency, [&](size_t i) -> Status {
+    const uint64_t begin = i * part_size;
+    const uint64_t length = std::min(part_size, size - begin);
+    s3::PayloadDigest digest;
+    RETURN_IF_ERROR(
+        s3::DigestFileRange(fd, begin, length, digest).WithPrefix("'" + src_path + "'"));
+    digest.Finish();
+    s3::Request req;
+    req.method = "PUT";
+    req.bucket = bucket;
+    req.key = key;
+    req.query = {{"partNumber", std::to_string(i + 1)}, {"uploadId", upload_id}};
+    req.body_fd = fd;
+    req.body_offset = begin;
+    req.body_length = length;
+    req.payload_sha256 = digest.Sha256Hex();
+    req.headers = {"Content-MD5: " + digest.Md5Base64()};
+    ASSIGN_OR_RETURN(s3::Response resp, http_->Send(req));
+    etags[i] = resp.Header("etag");
+    if (etags[i].empty())
+      return Status::Internal(name + ": part " + std::to_string(i + 1) + " has no ETag");
+    std::string md5 = s3::PlainMd5Etag(etags[i]);
+    if (!md5.empty() && ResponseEtagMustBeMd5(resp) && md5 != digest.Md5Hex()) {
+      return Status::Internal("integrity check failed for part " + std::to_string(i + 1) + " of " +
+                              name + ": its ETag is not the MD5 of the bytes sent");
+    }
+    return Status::Ok();
+  });
+
+  if (status.ok()) {
+    const std::string body = s3::CompleteMultipartUploadXml(etags);
+    s3::Request complete;
+    complete.method = "POST";
+    complete.bucket = bucket;
+    complete.key = key;
+    complete.query = {{"uploadId", upload_id}};
+    complete.body = body;
+    complete.headers = {"Content-Type: application/xml"};
+    complete.error_may_come_with_200 = true;
+    Result<s3::Response> done = http_->Send(complete);
+    if (done.ok()) return Status::Ok();
+    status = done.status();
+  }
+  // Best effort: an abandoned upload only costs storage until a lifecycle rule removes it.
+  s3::Request abort;
+  abort.method = "DELETE";
+  abort.bucket = bucket;
+  abort.key = key;
+  abort.query = {{"uploadId", upload_id}};
+  (void)http_->Send(abort);
+  return status;
+}
+
+}  // namespace kiln

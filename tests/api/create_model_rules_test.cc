@@ -1,0 +1,408 @@
+// One row per model rule of CreateProcessingJob (required, type, length, count, range, pattern,
+// enum): each row breaks one rule of the valid SDK request and names the exact Coral message.
+#include "rule_case.h"
+
+namespace kiln::rules_testing {
+namespace {
+
+json DistinctInputs(int n) {
+  json inputs = json::array();
+  for (int i = 0; i < n; ++i) {
+    inputs.push_back({{"InputName", "in-" + std::to_string(i)},
+                      {"S3Input",
+                       {{"S3Uri", "s3://bucket/in/" + std::to_string(i)},
+                        {"LocalPath", "/opt/ml/processing/in" + std::to_string(i)},
+                        {"S3DataType", "S3Prefix"}}}});
+  }
+  return inputs;
+}
+
+json DistinctOutputs(int n) {
+  json outputs = json::array();
+  for (int i = 0; i < n; ++i) {
+    outputs.push_back({{"OutputName", "out-" + std::to_string(i)},
+                       {"S3Output",
+                        {{"S3Uri", "s3://bucket/out/" + std::to_string(i)},
+                         {"LocalPath", "/opt/ml/processing/out" + std::to_string(i)},
+                         {"S3UploadMode", "EndOfJob"}}}});
+  }
+  return outputs;
+}
+
+json Environment(int n) {
+  json env = json::object();
+  for (int i = 0; i < n; ++i) env["VAR_" + std::to_string(i)] = "v";
+  return env;
+}
+
+std::vector<RuleCase> RequiredMemberCases() {
+  return {
+      {"JobNameMissing",
+       Remove("/ProcessingJobName"),
+       {Item(kNull, "processingJobName", kNotNull)}},
+      {"ResourcesMissing",
+       Remove("/ProcessingResources"),
+       {Item(kNull, "processingResources", kNotNull)}},
+      {"ClusterConfigMissing",
+       Remove("/ProcessingResources/ClusterConfig"),
+       {Item(kNull, kCluster, kNotNull)}},
+      {"InstanceCountMissing",
+       Remove("/ProcessingResources/ClusterConfig/InstanceCount"),
+       {Item(kNull, kCluster + ".instanceCount", kNotNull)}},
+      {"InstanceTypeMissing",
+       Remove("/ProcessingResources/ClusterConfig/InstanceType"),
+       {Item(kNull, kCluster + ".instanceType", kNotNull)}},
+      {"VolumeSizeMissing",
+       Remove("/ProcessingResources/ClusterConfig/VolumeSizeInGB"),
+       {Item(kNull, kCluster + ".volumeSizeInGB", kNotNull)}},
+      {"AppSpecificationMissing",
+       Remove("/AppSpecification"),
+       {Item(kNull, "appSpecification", kNotNull)}},
+      {"ImageUriMissing",
+       Remove("/AppSpecification/ImageUri"),
+       {Item(kNull, "appSpecification.imageUri", kNotNull)}},
+      {"RoleArnMissing", Remove("/RoleArn"), {Item(kNull, "roleArn", kNotNull)}},
+      {"RoleArnNull", Set("/RoleArn", nullptr), {Item(kNull, "roleArn", kNotNull)}},
+      {"InputNameMissing",
+       Remove("/ProcessingInputs/0/InputName"),
+       {Item(kNull, kIn1 + ".inputName", kNotNull)}},
+      {"InputElementNull", Set("/ProcessingInputs/0", nullptr), {Item(kNull, kIn1, kNotNull)}},
+      {"S3UriMissing",
+       Remove("/ProcessingInputs/1/S3Input/S3Uri"),
+       {Item(kNull, kIn2 + ".s3Input.s3Uri", kNotNull)}},
+      {"S3DataTypeMissing",
+       Remove("/ProcessingInputs/1/S3Input/S3DataType"),
+       {Item(kNull, kIn2 + ".s3Input.s3DataType", kNotNull)}},
+      {"OutputsMissing",
+       Remove("/ProcessingOutputConfig/Outputs"),
+       {Item(kNull, "processingOutputConfig.outputs", kNotNull)}},
+      {"OutputNameMissing",
+       Remove("/ProcessingOutputConfig/Outputs/1/OutputName"),
+       {Item(kNull, kOut2 + ".outputName", kNotNull)}},
+      {"OutputS3UriMissing",
+       Remove("/ProcessingOutputConfig/Outputs/0/S3Output/S3Uri"),
+       {Item(kNull, kOut1 + ".s3Output.s3Uri", kNotNull)}},
+      {"UploadModeMissing",
+       Remove("/ProcessingOutputConfig/Outputs/0/S3Output/S3UploadMode"),
+       {Item(kNull, kOut1 + ".s3Output.s3UploadMode", kNotNull)}},
+      {"MaxRuntimeMissing",
+       Set("/StoppingCondition", json::object()),
+       {Item(kNull, "stoppingCondition.maxRuntimeInSeconds", kNotNull)}},
+      {"TagKeyMissing",
+       Set("/Tags", json::array({{{"Value", "v"}}})),
+       {Item(kNull, "tags.1.member.key", kNotNull)}},
+      {"TagValueMissing",
+       Set("/Tags", json::array({{{"Key", "k"}}})),
+       {Item(kNull, "tags.1.member.value", kNotNull)}},
+      {"SecurityGroupIdsMissing",
+       Set("/NetworkConfig", {{"VpcConfig", {{"Subnets", {"subnet-1"}}}}}),
+       {Item(kNull, "networkConfig.vpcConfig.securityGroupIds", kNotNull)}},
+      {"SubnetsMissing",
+       Set("/NetworkConfig", {{"VpcConfig", {{"SecurityGroupIds", {"sg-1"}}}}}),
+       {Item(kNull, "networkConfig.vpcConfig.subnets", kNotNull)}},
+      {"FeatureGroupNameMissing",
+       Set("/ProcessingOutputConfig/Outputs/1",
+           {{"OutputName", "fs"}, {"AppManaged", true}, {"FeatureStoreOutput", json::object()}}),
+       {Item(kNull, kOut2 + ".featureStoreOutput.featureGroupName", kNotNull)}},
+  };
+}
+
+std::vector<RuleCase> TypeCases() {
+  return {
+      {"JobNameNotString",
+       Set("/ProcessingJobName", 5),
+       {Item(Q("5"), "processingJobName", "Member must be a string")}},
+      {"InstanceCountString",
+       Set("/ProcessingResources/ClusterConfig/InstanceCount", "1"),
+       {Item(Q("1"), kCluster + ".instanceCount", "Member must be an integer")}},
+      {"InstanceCountFraction",
+       Set("/ProcessingResources/ClusterConfig/InstanceCount", 1.5),
+       {Item(Q("1.5"), kCluster + ".instanceCount", "Member must be an integer")}},
+      {"AppManagedNotBoolean",
+       Set("/ProcessingInputs/0/AppManaged", "yes"),
+       {Item(Q("yes"), kIn1 + ".appManaged", "Member must be a boolean")}},
+      {"InputsNotList",
+       Set("/ProcessingInputs", "x"),
+       {Item(Q("x"), "processingInputs", "Member must be a list (a JSON array)")}},
+      {"ResourcesNotObject",
+       Set("/ProcessingResources", json::array()),
+       {Item(Q("[]"), "processingResources", "Member must be a structure (a JSON object)")}},
+      {"EnvironmentNotMap",
+       Set("/Environment", json::array({"A=b"})),
+       {Item(Q("[\"A=b\"]"), "environment", "Member must be a map (a JSON object)")}},
+      {"EntrypointElementNotString",
+       Set("/AppSpecification/ContainerEntrypoint/0", 7),
+       {Item(Q("7"), "appSpecification.containerEntrypoint.1.member", "Member must be a string")}},
+  };
+}
+
+std::vector<RuleCase> StringCases() {
+  const std::string long_name(64, 'a');
+  const std::string long_uri = "s3://bucket/" + std::string(1013, 'k');          // 1025 chars
+  const std::string long_local = "/opt/ml/processing/" + std::string(238, 'p');  // 257 chars
+  const std::string long_role = "arn:aws:iam::123456789012:role/" + std::string(2018, 'r');
+  return {
+      {"JobNameTooLong",
+       Set("/ProcessingJobName", long_name),
+       {Item(Q(long_name), "processingJobName", MaxLen(63)),
+        Item(Q(long_name), "processingJobName", Pattern(kJobNamePattern))}},
+      {"JobNameEmpty",
+       Set("/ProcessingJobName", ""),
+       {Item(Q(""), "processingJobName", MinLen(1)),
+        Item(Q(""), "processingJobName", Pattern(kJobNamePattern))}},
+      {"JobNamePattern",
+       Set("/ProcessingJobName", "bad_name"),
+       {Item(Q("bad_name"), "processingJobName", Pattern(kJobNamePattern))}},
+      {"JobNameTrailingHyphen",
+       Set("/ProcessingJobName", "job-"),
+       {Item(Q("job-"), "processingJobName", Pattern(kJobNamePattern))}},
+      {"S3UriTooLong",
+       Set("/ProcessingInputs/0/S3Input/S3Uri", long_uri),
+       {Item(Q(long_uri), kIn1 + ".s3Input.s3Uri", MaxLen(1024))}},
+      {"S3UriScheme",
+       Set("/ProcessingInputs/0/S3Input/S3Uri", "ftp://bucket/key"),
+       {Item(Q("ftp://bucket/key"), kIn1 + ".s3Input.s3Uri", kS3UriRule)}},
+      {"S3UriNoBucket",
+       Set("/ProcessingOutputConfig/Outputs/0/S3Output/S3Uri", "s3:///key"),
+       {Item(Q("s3:///key"), kOut1 + ".s3Output.s3Uri", kS3UriRule)}},
+      {"FileUriRelative",
+       Set("/ProcessingInputs/0/S3Input/S3Uri", "file://data/x"),
+       {Item(Q("file://data/x"), kIn1 + ".s3Input.s3Uri",
+             "Member must be a file:// URI naming a normalised absolute path (file:///dir/file)")}},
+      {"FileUriDotDot",
+       Set("/ProcessingOutputConfig/Outputs/1/S3Output/S3Uri", "file:///d/../etc"),
+       {Item(Q("file:///d/../etc"), kOut2 + ".s3Output.s3Uri",
+             "Member must be a file:// URI naming a normalised absolute path (file:///dir/file)")}},
+      {"LocalPathTooLong",
+       Set("/ProcessingInputs/0/S3Input/LocalPath", long_local),
+       {Item(Q(long_local), kIn1 + ".s3Input.localPath", MaxLen(256))}},
+      {"ImageUriTooLong",
+       Set("/AppSpecification/ImageUri", std::string(256, 'i')),
+       {Item(Q(std::string(256, 'i')), "appSpecification.imageUri", MaxLen(255))}},
+      {"ImageUriNewline",
+       Set("/AppSpecification/ImageUri", "a\nb"),
+       {Item(Q("a\nb"), "appSpecification.imageUri", Pattern("^.*$"))}},
+      {"EntrypointElementTooLong",
+       Set("/AppSpecification/ContainerEntrypoint/1", std::string(257, 'e')),
+       {Item(Q(std::string(257, 'e')), "appSpecification.containerEntrypoint.2.member",
+             MaxLen(256))}},
+      {"ArgumentTooLong",
+       Set("/AppSpecification/ContainerArguments/0", std::string(257, 'a')),
+       {Item(Q(std::string(257, 'a')), "appSpecification.containerArguments.1.member",
+             MaxLen(256))}},
+      {"RoleArnTooShort",
+       Set("/RoleArn", "arn:aws:iam::1:role"),
+       {Item(Q("arn:aws:iam::1:role"), "roleArn", MinLen(20)),
+        Item(Q("arn:aws:iam::1:role"), "roleArn", Pattern(kRolePattern))}},
+      {"RoleArnTooLong", Set("/RoleArn", long_role), {Item(Q(long_role), "roleArn", MaxLen(2048))}},
+      {"RoleArnPattern",
+       Set("/RoleArn", "arn:aws:iam::12345678901:role/R"),
+       {Item(Q("arn:aws:iam::12345678901:role/R"), "roleArn", Pattern(kRolePattern))}},
+      {"OutputKmsKeyPattern",
+       Set("/ProcessingOutputConfig/KmsKeyId", "bad key"),
+       {Item(Q("bad key"), "processingOutputConfig.kmsKeyId", Pattern(kKmsPattern))}},
+      {"OutputKmsKeyTooLong",
+       Set("/ProcessingOutputConfig/KmsKeyId", std::string(2049, 'k')),
+       {Item(Q(std::string(2049, 'k')), "processingOutputConfig.kmsKeyId", MaxLen(2048))}},
+      {"VolumeKmsKeyPattern",
+       Set("/ProcessingResources/ClusterConfig/VolumeKmsKeyId", "k!"),
+       {Item(Q("k!"), kCluster + ".volumeKmsKeyId", Pattern(kKmsPattern))}},
+      {"TagKeyEmpty",
+       Set("/Tags", json::array({{{"Key", ""}, {"Value", "v"}}})),
+       {Item(Q(""), "tags.1.member.key", MinLen(1))}},
+      {"TagKeyTooLong",
+       Set("/Tags", json::array({{{"Key", std::string(129, 'k')}, {"Value", ""}}})),
+       {Item(Q(std::string(129, 'k')), "tags.1.member.key", MaxLen(128))}},
+      {"TagKeyPattern",
+       Set("/Tags",
+           json::array({{{"Key", "a"}, {"Value", "v"}}, {{"Key", "bad!"}, {"Value", "v"}}})),
+       {Item(Q("bad!"), "tags.2.member.key", Pattern(kTagPattern))}},
+      {"TagValueTooLong",
+       Set("/Tags", json::array({{{"Key", "k"}, {"Value", std::string(257, 'v')}}})),
+       {Item(Q(std::string(257, 'v')), "tags.1.member.value", MaxLen(256))}},
+      {"TagValuePattern",
+       Set("/Tags", json::array({{{"Key", "k"}, {"Value", "a#b"}}})),
+       {Item(Q("a#b"), "tags.1.member.value", Pattern(kTagPattern))}},
+      {"ExperimentNameEmpty",
+       Set("/ExperimentConfig/ExperimentName", ""),
+       {Item(Q(""), "experimentConfig.experimentName", MinLen(1)),
+        Item(Q(""), "experimentConfig.experimentName", Pattern(kExperimentPattern))}},
+      {"TrialNameTooLong",
+       Set("/ExperimentConfig/TrialName", std::string(121, 't')),
+       {Item(Q(std::string(121, 't')), "experimentConfig.trialName", MaxLen(120)),
+        Item(Q(std::string(121, 't')), "experimentConfig.trialName", Pattern(kExperimentPattern))}},
+      {"TrialComponentPattern",
+       Set("/ExperimentConfig/TrialComponentDisplayName", "-x"),
+       {Item(Q("-x"), "experimentConfig.trialComponentDisplayName", Pattern(kExperimentPattern))}},
+      {"RunNamePattern",
+       Set("/ExperimentConfig/RunName", "run_1"),
+       {Item(Q("run_1"), "experimentConfig.runName", Pattern(kExperimentPattern))}},
+      {"SecurityGroupTooLong",
+       Set("/NetworkConfig/VpcConfig",
+           {{"SecurityGroupIds", {std::string(33, 's')}}, {"Subnets", {"subnet-1"}}}),
+       {Item(Q(std::string(33, 's')), "networkConfig.vpcConfig.securityGroupIds.1.member",
+             MaxLen(32))}},
+      {"SecurityGroupPattern",
+       Set("/NetworkConfig/VpcConfig", {{"SecurityGroupIds", {"sg_1"}}, {"Subnets", {"subnet-1"}}}),
+       {Item(Q("sg_1"), "networkConfig.vpcConfig.securityGroupIds.1.member",
+             Pattern(kVpcPattern))}},
+      {"SubnetTooLong",
+       Set("/NetworkConfig/VpcConfig",
+           {{"SecurityGroupIds", {"sg-1"}}, {"Subnets", {"subnet-1", std::string(33, 'n')}}}),
+       {Item(Q(std::string(33, 'n')), "networkConfig.vpcConfig.subnets.2.member", MaxLen(32))}},
+      {"SubnetPattern",
+       Set("/NetworkConfig/VpcConfig", {{"SecurityGroupIds", {"sg-1"}}, {"Subnets", {"sub net"}}}),
+       {Item(Q("sub net"), "networkConfig.vpcConfig.subnets.1.member", Pattern(kVpcPattern))}},
+      {"FeatureGroupNameEmpty",
+       Set("/ProcessingOutputConfig/Outputs/1",
+           {{"OutputName", "fs"},
+            {"AppManaged", true},
+            {"FeatureStoreOutput", {{"FeatureGroupName", ""}}}}),
+       {Item(Q(""), kOut2 + ".featureStoreOutput.featureGroupName", MinLen(1)),
+        Item(Q(""), kOut2 + ".featureStoreOutput.featureGroupName",
+             Pattern("^[a-zA-Z0-9]([_-]*[a-zA-Z0-9]){0,63}$"))}},
+      {"FeatureGroupNameTooLong",
+       Set("/ProcessingOutputConfig/Outputs/1",
+           {{"OutputName", "fs"},
+            {"AppManaged", true},
+            {"FeatureStoreOutput", {{"FeatureGroupName", "a" + std::string(64, '-') + "b"}}}}),
+       {Item(Q("a" + std::string(64, '-') + "b"), kOut2 + ".featureStoreOutput.featureGroupName",
+             MaxLen(64))}},
+  };
+}
+
+std::vector<RuleCase> EnvironmentCases() {
+  const std::string key_pattern = Pattern("^[a-zA-Z_][a-zA-Z0-9_]*$");
+  return {
+      {"EnvironmentTooManyEntries",
+       Set("/Environment", Environment(101)),
+       {Item("<V>", "environment", MaxLen(100))},
+       "/Environment"},
+      {"EnvironmentKeyPattern",
+       Set("/Environment", {{"OK", "1"}, {"1BAD", "x"}}),
+       {Item(Q("1BAD"), "environment", "Map keys must satisfy constraint: [" + key_pattern + "]")}},
+      {"EnvironmentKeyTooLong",
+       Set("/Environment", {{std::string(257, 'K'), "x"}}),
+       {Item(Q(std::string(257, 'K')), "environment",
+             "Map keys must satisfy constraint: [" + MaxLen(256) + "]")}},
+      {"EnvironmentValueTooLong",
+       Set("/Environment", {{"K", std::string(257, 'v')}}),
+       {Item(Q(std::string(257, 'v')), "environment",
+             "Map value must satisfy constraint: [" + MaxLen(256) + "]")}},
+      {"EnvironmentValueNotString",
+       Set("/Environment", {{"K", 5}}),
+       {Item(Q("5"), "environment",
+             "Map value must satisfy constraint: [Member must be a string]")}},
+  };
+}
+
+std::vector<RuleCase> CountAndRangeCases() {
+  const json subnet_list = Repeat("subnet-1", 17);
+  return {
+      {"TooManyInputs",
+       Set("/ProcessingInputs", DistinctInputs(11)),
+       {Item("<V>", "processingInputs", MaxLen(10))},
+       "/ProcessingInputs"},
+      {"TooManyOutputs",
+       Set("/ProcessingOutputConfig/Outputs", DistinctOutputs(11)),
+       {Item("<V>", "processingOutputConfig.outputs", MaxLen(10))},
+       "/ProcessingOutputConfig/Outputs"},
+      {"EntrypointEmpty",
+       Set("/AppSpecification/ContainerEntrypoint", json::array()),
+       {Item(Q("[]"), "appSpecification.containerEntrypoint", MinLen(1))}},
+      {"EntrypointTooLong",
+       Set("/AppSpecification/ContainerEntrypoint", Repeat("x", 101)),
+       {Item("<V>", "appSpecification.containerEntrypoint", MaxLen(100))},
+       "/AppSpecification/ContainerEntrypoint"},
+      {"ArgumentsEmpty",
+       Set("/AppSpecification/ContainerArguments", json::array()),
+       {Item(Q("[]"), "appSpecification.containerArguments", MinLen(1))}},
+      {"ArgumentsTooLong",
+       Set("/AppSpecification/ContainerArguments", Repeat("x", 101)),
+       {Item("<V>", "appSpecification.containerArguments", MaxLen(100))},
+       "/AppSpecification/ContainerArguments"},
+      {"TooManyTags",
+       Set("/Tags", Repeat({{"Key", "k"}, {"Value", "v"}}, 51)),
+       {Item("<V>", "tags", MaxLen(50))},
+       "/Tags"},
+      {"SecurityGroupsEmpty",
+       Set("/NetworkConfig/VpcConfig", {{"SecurityGroupIds", json::array()}, {"Subnets", {"s-1"}}}),
+       {Item(Q("[]"), "networkConfig.vpcConfig.securityGroupIds", MinLen(1))}},
+      {"TooManySecurityGroups",
+       Set("/NetworkConfig/VpcConfig",
+           {{"SecurityGroupIds", Repeat("sg-1", 6)}, {"Subnets", {"s-1"}}}),
+       {Item("<V>", "networkConfig.vpcConfig.securityGroupIds", MaxLen(5))},
+       "/NetworkConfig/VpcConfig/SecurityGroupIds"},
+      {"SubnetsEmpty",
+       Set("/NetworkConfig/VpcConfig",
+           {{"SecurityGroupIds", {"sg-1"}}, {"Subnets", json::array()}}),
+       {Item(Q("[]"), "networkConfig.vpcConfig.subnets", MinLen(1))}},
+      {"TooManySubnets",
+       Set("/NetworkConfig/VpcConfig", {{"SecurityGroupIds", {"sg-1"}}, {"Subnets", subnet_list}}),
+       {Item("<V>", "networkConfig.vpcConfig.subnets", MaxLen(16))},
+       "/NetworkConfig/VpcConfig/Subnets"},
+      {"InstanceCountZero",
+       Set("/ProcessingResources/ClusterConfig/InstanceCount", 0),
+       {Item(Q("0"), kCluster + ".instanceCount", MinVal(1))}},
+      {"InstanceCountTooHigh",
+       Set("/ProcessingResources/ClusterConfig/InstanceCount", 101),
+       {Item(Q("101"), kCluster + ".instanceCount", MaxVal(100))}},
+      {"VolumeSizeZero",
+       Set("/ProcessingResources/ClusterConfig/VolumeSizeInGB", 0),
+       {Item(Q("0"), kCluster + ".volumeSizeInGB", MinVal(1))}},
+      {"VolumeSizeTooHigh",
+       Set("/ProcessingResources/ClusterConfig/VolumeSizeInGB", 16385),
+       {Item(Q("16385"), kCluster + ".volumeSizeInGB", MaxVal(16384))}},
+      {"MaxRuntimeZero",
+       Set("/StoppingCondition/MaxRuntimeInSeconds", 0),
+       {Item(Q("0"), "stoppingCondition.maxRuntimeInSeconds", MinVal(1))}},
+      {"MaxRuntimeTooHigh",
+       Set("/StoppingCondition/MaxRuntimeInSeconds", 777601),
+       {Item(Q("777601"), "stoppingCondition.maxRuntimeInSeconds", MaxVal(777600))}},
+      {"MaxRuntimeHuge",
+       Set("/StoppingCondition/MaxRuntimeInSeconds", 18446744073709551615ULL),
+       {Item(Q("18446744073709551615"), "stoppingCondition.maxRuntimeInSeconds", MaxVal(777600))}},
+  };
+}
+
+std::vector<RuleCase> EnumCases() {
+  return {
+      {"InstanceTypeUnknown",
+       Set("/ProcessingResources/ClusterConfig/InstanceType", "ml.m5.8xlarge"),
+       {Item(Q("ml.m5.8xlarge"), kCluster + ".instanceType", Enum(AllInstanceTypeNames()))}},
+      {"S3DataType",
+       Set("/ProcessingInputs/0/S3Input/S3DataType", "Prefix"),
+       {Item(Q("Prefix"), kIn1 + ".s3Input.s3DataType", Enum("ManifestFile, S3Prefix"))}},
+      {"S3InputModeFastFile",
+       Set("/ProcessingInputs/1/S3Input/S3InputMode", "FastFile"),
+       {Item(Q("FastFile"), kIn2 + ".s3Input.s3InputMode", Enum("Pipe, File"))}},
+      {"S3DataDistributionType",
+       Set("/ProcessingInputs/0/S3Input/S3DataDistributionType", "Random"),
+       {Item(Q("Random"), kIn1 + ".s3Input.s3DataDistributionType",
+             Enum("FullyReplicated, ShardedByS3Key"))}},
+      {"S3CompressionType",
+       Set("/ProcessingInputs/0/S3Input/S3CompressionType", "Zip"),
+       {Item(Q("Zip"), kIn1 + ".s3Input.s3CompressionType", Enum("None, Gzip"))}},
+      {"S3UploadMode",
+       Set("/ProcessingOutputConfig/Outputs/0/S3Output/S3UploadMode", "Later"),
+       {Item(Q("Later"), kOut1 + ".s3Output.s3UploadMode", Enum("Continuous, EndOfJob"))}},
+  };
+}
+
+std::vector<RuleCase> AllCases() {
+  std::vector<RuleCase> all;
+  for (auto group : {RequiredMemberCases(), TypeCases(), StringCases(), EnvironmentCases(),
+                     CountAndRangeCases(), EnumCases()}) {
+    for (RuleCase& c : group) all.push_back(std::move(c));
+  }
+  return all;
+}
+
+class ModelRuleTest : public ::testing::TestWithParam<RuleCase> {};
+
+TEST_P(ModelRuleTest, RejectsWithExactCoralMessage) { ExpectRejected(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(EveryRule, ModelRuleTest, ::testing::ValuesIn(AllCases()), CaseName);
+
+}  // namespace
+}  // namespace kiln::rules_testing
