@@ -264,6 +264,31 @@ int64_t InstanceCgroups::MemoryLimitHits() const {
   return text.ok() ? std::strtoll(text->c_str(), nullptr, 10) : 0;
 }
 
+void WarmCgroupAttach(const std::string& root) {
+  auto self = ReadFile("/proc/self/cgroup");
+  if (!self.ok()) return;
+  std::string v1_pids, v2;
+  size_t start = 0;
+  while (start < self->size()) {
+    size_t end = self->find('\n', start);
+    if (end == std::string::npos) end = self->size();
+    std::string line = self->substr(start, end - start);
+    start = end + 1;
+    size_t a = line.find(':'), b = line.find(':', a + 1);
+    if (a == std::string::npos || b == std::string::npos) continue;
+    std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (controllers == "pids") v1_pids = root + "/pids" + path;
+    if (controllers.empty()) v2 = root + path;
+  }
+  std::string dir = !v1_pids.empty() ? v1_pids : v2;
+  if (dir.empty()) return;
+  int fd = ::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  std::string pid = std::to_string(::getpid());
+  (void)!::write(fd, pid.data(), pid.size());
+  ::close(fd);
+}
+
 Status InstanceCgroups::Remove(int timeout_ms) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   Status result;
@@ -276,7 +301,7 @@ Status InstanceCgroups::Remove(int timeout_ms) const {
       }
       // Busy: tasks are still exiting (or a straggler survived). Kill and give them a moment.
       for (pid_t pid : ReadProcs(h.dir)) ::kill(pid, SIGKILL);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
   return result;

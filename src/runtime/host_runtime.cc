@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <thread>
 
 #include "base/fs.h"
+#include "runtime/cgroups.h"
 #include "runtime/host_instance.h"
 #include "runtime/instance_state.h"
 #include "runtime/process_util.h"
@@ -253,6 +255,14 @@ Result<std::unique_ptr<Instance>> HostRuntime::Start(const InstanceSpec& spec) {
   return Status::Internal(
       "instance " + spec.id + " failed to start: " +
       (status.error.empty() ? "exit code " + std::to_string(status.exit_code) : status.error));
+}
+
+void HostRuntime::PrepareForStart() {
+  if (warming_.exchange(true)) return;  // one warm-up in flight is enough
+  std::thread([this] {
+    WarmCgroupAttach();
+    warming_ = false;
+  }).detach();
 }
 
 Result<std::unique_ptr<Instance>> HostRuntime::Recover(const std::string& state_dir) {

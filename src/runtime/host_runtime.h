@@ -5,6 +5,7 @@
 // the server dies; Recover() re-attaches from the state_dir (layout in instance_state.h).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -41,12 +42,16 @@ class HostRuntime : public Runtime {
   // Internal (with the reason) if the sandbox could not be set up.
   Result<std::unique_ptr<Instance>> Start(const InstanceSpec& spec) override;
   Result<std::unique_ptr<Instance>> Recover(const std::string& state_dir) override;
+  // Warms the kernel's cgroup attach path in the background (see WarmCgroupAttach), so the
+  // shim's attach of the sandbox does not wait for an RCU grace period.
+  void PrepareForStart() override;
 
   // Whether bwrap and setpriv are installed where `options` says.
   static bool Available(const Options& options);
 
  private:
   Options options_;
+  std::atomic<bool> warming_{false};
 };
 
 }  // namespace kiln

@@ -23,22 +23,22 @@ struct Mount {
 };
 
 struct ResourceLimits {
-  double cpus = 0;            // 0: unlimited; fractional CPUs become a CFS quota
-  int64_t memory_bytes = 0;   // 0: unlimited
-  int64_t pids = 0;           // 0: unlimited
+  double cpus = 0;           // 0: unlimited; fractional CPUs become a CFS quota
+  int64_t memory_bytes = 0;  // 0: unlimited
+  int64_t pids = 0;          // 0: unlimited
 };
 
 struct InstanceSpec {
-  std::string id;           // unique across the machine, e.g. "<job-id>-algo-1"; names cgroups
-  std::string hostname;     // "algo-1"
-  std::string state_dir;    // the runtime's own files for this instance (spec, pids, exit status)
-  std::string log_path;     // the instance's log stream (base/log_stream.h) for stdout and stderr
+  std::string id;         // unique across the machine, e.g. "<job-id>-algo-1"; names cgroups
+  std::string hostname;   // "algo-1"
+  std::string state_dir;  // the runtime's own files for this instance (spec, pids, exit status)
+  std::string log_path;   // the instance's log stream (base/log_stream.h) for stdout and stderr
   std::vector<std::string> argv;  // the resolved command; argv[0] is looked up on PATH if relative
   std::vector<std::pair<std::string, std::string>> env;
-  std::vector<Mount> mounts;      // /opt/ml/processing, /opt/ml/config, /opt/ml/output, ...
+  std::vector<Mount> mounts;  // /opt/ml/processing, /opt/ml/config, /opt/ml/output, ...
   std::string working_dir = "/";
   ResourceLimits limits;
-  bool network_isolated = true;   // true: only loopback
+  bool network_isolated = true;  // true: only loopback
 };
 
 struct ExitStatus {
@@ -69,6 +69,9 @@ class Runtime {
   virtual std::string Name() const = 0;
   // Starts the instance; returns once its main process runs (or failed to start).
   virtual Result<std::unique_ptr<Instance>> Start(const InstanceSpec& spec) = 0;
+  // A hint that instances will start soon, so the runtime can do slow preparation off the
+  // critical path (e.g. warming the kernel's cgroup attach path). Never blocks; may do nothing.
+  virtual void PrepareForStart() {}
   // Re-attaches to an instance started earlier (maybe by another server process) from its
   // state_dir. The instance may have ended meanwhile: then Poll() reports how. NotFound if
   // it never started or its supervisor vanished without recording an exit.
