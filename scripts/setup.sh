@@ -12,10 +12,11 @@ packages=(
   # runtime: sandbox and the scikit-learn host image
   bubblewrap python3 python3-pandas python3-sklearn python3-boto3
   # tests and benchmarks: real AWS clients, curl, process tools
-  awscli curl procps hyperfine ca-certificates
+  awscli rclone curl procps hyperfine ca-certificates
 )
 
-# node + npm run s3rver for the S3 client's tests. A node that already ships npm (NodeSource's
+# node + npm run the test suite's npm tools (s3rver, the AWS SDK for JavaScript; see
+# scripts/install-test-tools.sh, which scripts/test.sh calls). A node that already ships npm (NodeSource's
 # nodejs provides and conflicts with Debian's npm) is used as it is.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
 
@@ -28,5 +29,4 @@ if ((${#missing[@]})); then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-bash "$(dirname "$0")/install-test-tools.sh"
 echo "setup.sh: all dependencies present" >&2

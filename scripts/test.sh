@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/install-test-tools.sh
 cmake --preset debug >/dev/null
 cmake --build --preset debug -j "$(nproc)"
 
