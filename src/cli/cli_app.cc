@@ -64,6 +64,19 @@ Result<ServerOptions> ToServerOptions(const ServerFlags& flags) {
   options.secret_access_key = flags.secret_access_key;
   options.region = flags.region;
   options.shim_path = flags.shim_path;
+  const int s3_given = !flags.s3_endpoint.empty() + !flags.s3_access_key_id.empty() +
+                       !flags.s3_secret_access_key.empty();
+  if (s3_given != 0 && s3_given != 3) {
+    return Status::InvalidArgument(
+        "--s3-endpoint, --s3-access-key-id and --s3-secret-access-key must be given together");
+  }
+  if (s3_given == 0 && !flags.s3_region.empty()) {
+    return Status::InvalidArgument("--s3-region needs --s3-endpoint");
+  }
+  options.s3_endpoint = flags.s3_endpoint;
+  options.s3_access_key_id = flags.s3_access_key_id;
+  options.s3_secret_access_key = flags.s3_secret_access_key;
+  options.s3_region = flags.s3_region;
   return options;
 }
 
@@ -180,6 +193,15 @@ int CliMain(int argc, const char* const* argv, const CliHooks& hooks, std::ostre
   server->add_option("--region", server_flags.region, "Region (default us-east-1)");
   server->add_option("--shim-path", server_flags.shim_path,
                      "kiln-shim executable (default: next to kiln)");
+  server->add_option("--s3-endpoint", server_flags.s3_endpoint,
+                     "Serve s3:// URIs from this external S3 endpoint instead of the embedded "
+                     "store (with --s3-access-key-id and --s3-secret-access-key)");
+  server->add_option("--s3-access-key-id", server_flags.s3_access_key_id,
+                     "Access key id for --s3-endpoint (jobs get it too)");
+  server->add_option("--s3-secret-access-key", server_flags.s3_secret_access_key,
+                     "Secret access key for --s3-endpoint (jobs get it too)");
+  server->add_option("--s3-region", server_flags.s3_region,
+                     "Region to sign --s3-endpoint requests for (default: --region)");
 
   try {
     app.parse(argc, argv);

@@ -36,10 +36,15 @@ struct ServerFlags {
   std::string secret_access_key;
   std::string region;
   std::string shim_path;
+  std::string s3_endpoint;
+  std::string s3_access_key_id;
+  std::string s3_secret_access_key;
+  std::string s3_region;
 };
 
 // ServerOptions from `kiln server` flags; flags not given keep ServerOptions' defaults.
-// InvalidArgument when only one of the access key id and secret is given, or a number is negative.
+// InvalidArgument when only one of the access key id and secret is given, when --s3-endpoint,
+// --s3-access-key-id and --s3-secret-access-key are not given together, or a number is negative.
 Result<ServerOptions> ToServerOptions(const ServerFlags& flags);
 
 // Runs the CLI on argv and returns the exit code: 0 success, 1 API error or failed job, 2 usage

@@ -1,6 +1,7 @@
 #include "cli/job_commands.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include "cli/log_follower.h"
 #include "cli/output.h"
@@ -37,11 +38,17 @@ int InstanceCount(const json& job) {
   return count != cluster->end() && count->is_number_integer() ? count->get<int>() : 1;
 }
 
-// Writes log events to stdout, prefixed with the host when the job has several instances.
+// Kiln's own lines in a job's log streams (staging and upload progress) start with this.
+constexpr std::string_view kPlatformLinePrefix = "[kiln] ";
+
+// Writes log events to `out`, prefixed with the host when the job has several instances; with
+// `platform_only`, only Kiln's own progress lines.
 class LogPrinter {
  public:
-  LogPrinter(std::ostream* out, bool prefix_hosts) : out_(out), prefix_hosts_(prefix_hosts) {}
+  LogPrinter(std::ostream* out, bool prefix_hosts, bool platform_only)
+      : out_(out), prefix_hosts_(prefix_hosts), platform_only_(platform_only) {}
   void operator()(const LogEvent& event) const {
+    if (platform_only_ && !event.message.starts_with(kPlatformLinePrefix)) return;
     if (prefix_hosts_) *out_ << "[" << event.host << "] ";
     *out_ << event.message;
     if (event.message.empty() || event.message.back() != '\n') *out_ << '\n';
@@ -51,13 +58,15 @@ class LogPrinter {
  private:
   std::ostream* out_;
   bool prefix_hosts_;
+  bool platform_only_;
 };
 
 // Polls the job until it is terminal, reporting status changes on stderr and, when `follower`
-// is given, printing logs. A logs failure is reported once, then the wait continues without logs
-// when `logs_optional`, or ends with the error otherwise.
+// is given, printing logs (with `platform_only`, just Kiln's progress lines, on stderr). A logs
+// failure is reported once, then the wait continues without logs when `logs_optional`, or ends
+// with the error otherwise.
 Result<json> WatchJob(const CommandContext& ctx, const std::string& name, LogFollower* follower,
-                      bool logs_optional, bool report_status) {
+                      bool logs_optional, bool report_status, bool platform_only = false) {
   std::string last_status;
   std::chrono::milliseconds interval = kFirstPoll;
   std::optional<LogPrinter> printer;
@@ -83,11 +92,16 @@ Result<json> WatchJob(const CommandContext& ctx, const std::string& name, LogFol
       interval = kFirstPoll;
     }
     if (follower != nullptr) {
-      if (!printer) printer.emplace(ctx.out, InstanceCount(job) > 1);
+      if (!printer) {
+        printer.emplace(platform_only ? ctx.err : ctx.out, InstanceCount(job) > 1, platform_only);
+      }
       Status polled = follower->Poll(*printer);
       if (!polled.ok()) {
         if (!logs_optional) return polled;
-        *ctx.err << FormatError(polled.WithPrefix("cannot read logs")) << std::flush;
+        // Progress lines are a bonus: only a requested log stream is worth an error line.
+        if (!platform_only) {
+          *ctx.err << FormatError(polled.WithPrefix("cannot read logs")) << std::flush;
+        }
         follower = nullptr;
       }
     }
@@ -107,10 +121,12 @@ int RunJob(const CommandContext& ctx, const json& request, bool wait, bool logs)
   if (!wait && !logs) return kExitOk;
 
   const std::string name = StringAt(request, "ProcessingJobName");
+  // --wait alone still shows Kiln's staging and upload progress (on stderr, beside the status).
   std::optional<LogFollower> follower;
-  if (logs) follower.emplace(ctx.logs, name);
+  if (ctx.logs != nullptr) follower.emplace(ctx.logs, name);
   Result<json> job = WatchJob(ctx, name, follower ? &*follower : nullptr,
-                              /*logs_optional=*/true, /*report_status=*/true);
+                              /*logs_optional=*/true, /*report_status=*/true,
+                              /*platform_only=*/!logs);
   if (!job.ok()) return Fail(ctx, job.status());
   const std::string status = StringAt(*job, "ProcessingJobStatus");
   if (status == "Completed") return kExitOk;
@@ -189,7 +205,7 @@ int ShowLogs(const CommandContext& ctx, const std::string& name, bool follow) {
   // Describe first: it rejects unknown names and says how many instances (streams) to expect.
   Result<json> job = ctx.sagemaker->Call("DescribeProcessingJob", {{"ProcessingJobName", name}});
   if (!job.ok()) return Fail(ctx, job.status());
-  Status polled = follower.Poll(LogPrinter(ctx.out, InstanceCount(*job) > 1));
+  Status polled = follower.Poll(LogPrinter(ctx.out, InstanceCount(*job) > 1, false));
   return polled.ok() ? kExitOk : Fail(ctx, polled);
 }
 

@@ -12,6 +12,20 @@ namespace {
 
 constexpr size_t kMaxReasonBytes = 1024;
 constexpr int64_t kMaxWaitSliceMs = 1000;
+// How long a job starting right after a restart waits for the server to bind its port.
+constexpr std::chrono::seconds kEndpointWait{10};
+
+bool FeederFailed(const std::optional<Status>& result) {
+  return result && !result->ok() && result->code() != StatusCode::kCancelled;
+}
+
+// The first Pipe-mode input the instances read from a FIFO, or nullptr.
+const InputSpec* FirstPipeInput(const JobSpec& spec) {
+  for (const InputSpec& in : spec.inputs) {
+    if (!in.app_managed && in.input_mode == "Pipe") return &in;
+  }
+  return nullptr;
+}
 
 std::string Truncate(std::string s, size_t max) {
   if (s.size() <= max) return s;
@@ -69,6 +83,7 @@ Status JobRunner::TransitionLocked(JobStatus to, const std::string& failure_reas
       r.end_time_ms = ctx_->clock->NowMillis();
       if (!failure_reason.empty()) r.failure_reason = Truncate(failure_reason, kMaxReasonBytes);
       r.backend_state["phase"] = "done";
+      r.backend_state.erase("job_credential");  // revoked in Finish; no need to keep the secret
     }
   });
 }
@@ -106,6 +121,8 @@ void JobRunner::Finish(JobStatus status, std::string failure_reason) {
     status = JobStatus::kStopped;
   }
   (void)TransitionLocked(status, failure_reason);
+  // The job's own access key dies with it (spec §8.17).
+  if (ctx_->services.credentials != nullptr) ctx_->services.credentials->Revoke(name_);
 }
 
 void JobRunner::Run() {
@@ -147,6 +164,19 @@ Status JobRunner::StartInstances() {
                             *ctx_->resolver, [&](const std::string& line) { Log(i, line); });
     if (!st.ok()) return Status::InvalidArgument("ClientError: " + st.message());
   }
+  // FIFOs exist before the instances start, so the runtime hands them to the sandbox user.
+  std::vector<std::vector<std::unique_ptr<PipeFeeder>>> feeders;
+  for (size_t i = 0; i < layout_.instances.size(); ++i) {
+    auto started = StartFeeders(i);
+    if (!started.ok()) return Status::InvalidArgument("ClientError: " + started.status().message());
+    feeders.push_back(std::move(started).value());
+  }
+  std::optional<JobCredential> credential;
+  if (!spec_.network_isolation && ctx_->services.credentials != nullptr &&
+      !ctx_->services.external_s3()) {
+    credential = JobCredential::Generate();
+  }
+  const auto env = InstanceEnv(image->env, credential);
 
   ResourceLimits limits =
       LimitsForInstanceType(spec_.instance_type, ctx_->host_cpus, ctx_->host_memory_bytes);
@@ -158,15 +188,17 @@ Status JobRunner::StartInstances() {
     s.state_dir = inst.runtime_dir();
     s.log_path = inst.log_path;
     s.argv = *argv;
-    s.env = image->env;
-    for (const auto& kv : ctx_->platform_env) s.env.push_back(kv);
-    for (const auto& kv : spec_.environment) s.env.push_back(kv);
+    s.env = env;
     s.mounts = {{inst.processing_dir(), "/opt/ml/processing", false},
                 {inst.config_dir(), "/opt/ml/config", true},
                 {inst.output_dir(), "/opt/ml/output", false}};
+    if (!spec_.network_isolation && !ctx_->services.python_dir.empty()) {
+      s.mounts.push_back({ctx_->services.python_dir, kJobPythonMount, true});
+    }
     s.working_dir = image->working_dir.empty() ? "/" : image->working_dir;
     s.limits = limits;
-    s.network_isolated = true;
+    // Host network unless isolated, so jobs reach the Kiln endpoint (per-job networks come later).
+    s.network_isolated = spec_.network_isolation;
     specs.push_back(std::move(s));
   }
 
@@ -180,7 +212,9 @@ Status JobRunner::StartInstances() {
   RETURN_IF_ERROR(PersistLocked([&](JobRecord& r) {
     r.backend_state["phase"] = "running";
     r.backend_state["runtime"] = image->runtime;
+    if (credential) r.backend_state["job_credential"] = credential->ToJson();
   }));
+  if (credential) ctx_->services.credentials->Register(name_, *credential);
   for (size_t i = 0; i < specs.size(); ++i) {
     auto instance = runtime_it->second->Start(specs[i]);
     if (!instance.ok()) {
@@ -192,18 +226,76 @@ Status JobRunner::StartInstances() {
     }
     auto slot = std::make_shared<Slot>();
     slot->instance = std::move(instance).value();
+    slot->feeders = std::move(feeders[i]);
+    slot->feeder_results.resize(slot->feeders.size());
     slots_.push_back(std::move(slot));
   }
   return PersistLocked([&](JobRecord& r) { r.start_time_ms = ctx_->clock->NowMillis(); });
 }
 
+Result<std::vector<std::unique_ptr<PipeFeeder>>> JobRunner::StartFeeders(size_t index) {
+  std::vector<std::unique_ptr<PipeFeeder>> feeders;
+  for (const InputSpec& in : spec_.inputs) {
+    if (in.app_managed || in.input_mode != "Pipe") continue;
+    ASSIGN_OR_RETURN(
+        auto feeder,
+        PipeFeeder::Start(spec_, static_cast<int>(index), in,
+                          layout_.instances[index].processing_dir(), *ctx_->resolver,
+                          [this, index](const std::string& line) { Log(index, line); }));
+    feeders.push_back(std::move(feeder));
+  }
+  return feeders;
+}
+
+std::vector<std::pair<std::string, std::string>> JobRunner::InstanceEnv(
+    const std::vector<std::pair<std::string, std::string>>& image_env,
+    const std::optional<JobCredential>& credential) {
+  std::vector<std::pair<std::string, std::string>> env = image_env;
+  for (const auto& kv : ctx_->platform_env) env.push_back(kv);
+  if (!spec_.network_isolation) {
+    std::string kiln_endpoint;
+    if (ctx_->services.kiln_endpoint != nullptr) {
+      kiln_endpoint = ctx_->services.kiln_endpoint->Wait(kEndpointWait);
+    }
+    for (auto& kv : ServiceEnvironment(ctx_->services, kiln_endpoint,
+                                       credential ? &*credential : nullptr, spec_.environment)) {
+      env.push_back(std::move(kv));
+    }
+  }
+  // The request's Environment comes last and wins, except PYTHONPATH, which the services
+  // environment already extended with the request's value.
+  bool services_set_pythonpath = false;
+  for (const auto& kv : env) services_set_pythonpath |= kv.first == "PYTHONPATH";
+  for (const auto& kv : spec_.environment) {
+    if (kv.first == "PYTHONPATH" && services_set_pythonpath) continue;
+    env.push_back(kv);
+  }
+  return env;
+}
+
+void JobRunner::RestoreCredential() {
+  if (ctx_->services.credentials == nullptr) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto stored = record_.backend_state.find("job_credential");
+  if (stored == record_.backend_state.end() || IsTerminal(record_.status)) return;
+  auto credential = JobCredential::FromJson(*stored);
+  if (credential.ok()) ctx_->services.credentials->Register(name_, *credential);
+}
+
 void JobRunner::Resume(std::vector<std::unique_ptr<Instance>> instances) {
+  RestoreCredential();
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& instance : instances) {
       auto slot = std::make_shared<Slot>();
       slot->instance = std::move(instance);
       slots_.push_back(std::move(slot));
+    }
+    // A FIFO's stream cannot be picked up where the old server left it.
+    const InputSpec* pipe = FirstPipeInput(spec_);
+    if (pipe != nullptr && !record_.backend_state.value("pipes_done", false)) {
+      forced_failure_ = "ServerRestart: the Kiln server restarted while Pipe-mode input '" +
+                        pipe->name + "' was streaming into the job";
     }
   }
   Supervise();
@@ -216,12 +308,30 @@ void JobRunner::Supervise() {
     // Waiters hold the runner and the slot, so they stay valid even if supervision is abandoned.
     std::thread([self, slot] {
       ExitStatus status = slot->instance->Wait();
+      // Nobody reads the FIFOs any more; their feeders finish as Cancelled unless already done.
+      for (const auto& feeder : slot->feeders) feeder->Cancel();
       std::lock_guard<std::mutex> guard(self->mu_);
       slot->exit = status;
       slot->exit_order = ++self->exits_seen_;
       self->cv_.notify_all();
     }).detach();
+    for (size_t k = 0; k < slot->feeders.size(); ++k) {
+      std::thread([self, slot, k] {
+        Status result = slot->feeders[k]->Join();
+        std::lock_guard<std::mutex> guard(self->mu_);
+        slot->feeder_results[k] = std::move(result);
+        self->OnFeederDoneLocked();
+        self->cv_.notify_all();
+      }).detach();
+    }
   }
+  std::vector<std::string> roots;
+  for (const InstanceLayout& inst : layout_.instances) roots.push_back(inst.processing_dir());
+  ContinuousUploader::Options upload_options;
+  upload_options.quiet_ms = ctx_->continuous_quiet_ms;
+  std::unique_ptr<ContinuousUploader> uploader = ContinuousUploader::Start(
+      spec_, std::move(roots), ctx_->resolver,
+      [this](size_t i, const std::string& line) { Log(i, line); }, upload_options);
 
   const int64_t start_ms = record_.start_time_ms.value_or(ctx_->clock->NowMillis());
   const int64_t deadline_ms = start_ms + spec_.max_runtime_seconds * 1000;
@@ -230,12 +340,16 @@ void JobRunner::Supervise() {
   for (;;) {
     if (abandoned_) return;
     bool all_done = true;
-    bool any_failed = false;
+    bool any_failed = !forced_failure_.empty();
     for (const auto& slot : slots_) {
       if (!slot->exit) {
         all_done = false;
       } else if (slot->exit->exit_code != 0 || !slot->exit->error.empty()) {
         any_failed = true;
+      }
+      for (const auto& result : slot->feeder_results) {
+        if (!result) all_done = false;
+        if (FeederFailed(result)) any_failed = true;
       }
     }
     if (all_done) break;
@@ -264,6 +378,8 @@ void JobRunner::Supervise() {
     cv_.wait_for(lock, std::chrono::milliseconds(wait_ms));
   }
   lock.unlock();
+  // Continuous outputs stop here; the sweep below uploads every file once more.
+  uploader.reset();
 
   bool failed = false;
   std::string reason = FinalFailure(&failed);
@@ -299,9 +415,25 @@ void JobRunner::Supervise() {
   Finish(final_status, reason);
 }
 
+void JobRunner::OnFeederDoneLocked() {
+  for (const auto& slot : slots_) {
+    for (const auto& result : slot->feeder_results) {
+      if (!result || !result->ok()) return;
+    }
+  }
+  // Every stream was delivered whole: a restart from here on loses nothing.
+  if (!record_.backend_state.value("pipes_done", false)) {
+    (void)PersistLocked([](JobRecord& r) { r.backend_state["pipes_done"] = true; });
+  }
+}
+
 std::string JobRunner::FinalFailure(bool* failed) {
   std::lock_guard<std::mutex> lock(mu_);
   *failed = false;
+  if (!forced_failure_.empty()) {
+    *failed = true;
+    return forced_failure_;
+  }
   // The first instance that failed on its own names the cause; the others were stopped by us.
   for (size_t i = 0; i < slots_.size(); ++i) {
     const ExitStatus& e = *slots_[i]->exit;
@@ -314,6 +446,16 @@ std::string JobRunner::FinalFailure(bool* failed) {
     if (!e.error.empty()) {
       *failed = true;
       return "InternalServerError: " + host + ": " + e.error;
+    }
+  }
+  // A Pipe-mode input that could not be streamed is the request's data's fault, and the likely
+  // reason why the job failed.
+  for (const auto& slot : slots_) {
+    for (const auto& result : slot->feeder_results) {
+      if (FeederFailed(result)) {
+        *failed = true;
+        return "ClientError: " + result->message();
+      }
     }
   }
   std::vector<size_t> by_exit_order(slots_.size());

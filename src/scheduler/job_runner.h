@@ -17,8 +17,11 @@
 #include "base/clock.h"
 #include "runtime/image_catalog.h"
 #include "runtime/runtime.h"
+#include "scheduler/continuous_uploader.h"
+#include "scheduler/job_environment.h"
 #include "scheduler/job_layout.h"
 #include "storage/object_store.h"
+#include "storage/pipe_feeder.h"
 #include "store/job_store.h"
 
 namespace kiln {
@@ -35,6 +38,10 @@ struct RunnerContext {
   int64_t host_memory_bytes = 1LL << 30;
   int64_t stop_grace_ms = 30000;
   std::vector<std::pair<std::string, std::string>> platform_env;  // AWS_REGION and friends
+  // Endpoints and credentials for jobs with network access (spec §8.17).
+  JobServices services;
+  // How long a Continuous output's file must stay unchanged before it is uploaded.
+  int64_t continuous_quiet_ms = 1000;
 };
 
 class JobRunner : public std::enable_shared_from_this<JobRunner> {
@@ -61,12 +68,26 @@ class JobRunner : public std::enable_shared_from_this<JobRunner> {
     std::unique_ptr<Instance> instance;
     std::optional<ExitStatus> exit;  // guarded by the runner's mu_
     uint64_t exit_order = 0;         // guarded by the runner's mu_; 1 for the first to exit
+    // One per Pipe-mode input, cancelled when the instance ends. The vector is fixed before
+    // supervision starts; feeder_results[k] is set (under mu_) once feeders[k] has finished.
+    std::vector<std::unique_ptr<PipeFeeder>> feeders;
+    std::vector<std::optional<Status>> feeder_results;
   };
 
   // Applies `mutate` to a copy of the record, persists it, then adopts it. Caller holds mu_.
   Status PersistLocked(const std::function<void(JobRecord&)>& mutate);
   Status TransitionLocked(JobStatus to, const std::string& failure_reason);
   Status StartInstances();
+  // Starts one PipeFeeder per Pipe-mode input for instance `index` (before it starts).
+  Result<std::vector<std::unique_ptr<PipeFeeder>>> StartFeeders(size_t index);
+  // The environment of every instance: image, platform, services (§8.17), then the request's.
+  std::vector<std::pair<std::string, std::string>> InstanceEnv(
+      const std::vector<std::pair<std::string, std::string>>& image_env,
+      const std::optional<JobCredential>& credential);
+  // Makes the job's own access key valid again (Resume), if it has one.
+  void RestoreCredential();
+  // Called when a feeder has finished; records "pipes_done" once every one ended OK. Holds mu_.
+  void OnFeederDoneLocked();
   void Supervise();
   void Finish(JobStatus status, std::string failure_reason);
   void Log(size_t instance, const std::string& line);
@@ -82,6 +103,7 @@ class JobRunner : public std::enable_shared_from_this<JobRunner> {
   JobRecord record_;                          // guarded by mu_
   std::vector<std::shared_ptr<Slot>> slots_;  // guarded by mu_ (the vector, and Slot::exit)
   bool timed_out_ = false;                    // guarded by mu_
+  std::string forced_failure_;                // guarded by mu_; ends the job with this reason
   bool abandoned_ = false;                    // guarded by mu_
   uint64_t exits_seen_ = 0;                   // guarded by mu_
 };

@@ -31,16 +31,57 @@ std::string NewRequestId() {
   return buf;
 }
 
-ApiRouter::ApiRouter(ServerCredentials credentials, JobService* jobs, const LogsService* logs)
+namespace {
+
+s3api::S3Options MakeS3Options(const ServerCredentials& credentials,
+                               std::vector<std::string> hosts) {
+  s3api::S3Options options;
+  options.region = credentials.region;
+  options.account_id = credentials.account_id;
+  hosts.push_back("localhost");
+  options.endpoint_hosts = std::move(hosts);
+  return options;
+}
+
+// STS query-protocol codes for authentication failures.
+std::string StsAuthErrorCode(const SigV4Result& auth) {
+  switch (auth.error) {
+    case SigV4Error::kMissingAuthentication:
+      return "MissingAuthenticationToken";
+    case SigV4Error::kIncompleteSignature:
+    case SigV4Error::kScopeMismatch:
+      return "IncompleteSignature";
+    case SigV4Error::kUnknownAccessKey:
+      return "InvalidClientTokenId";
+    case SigV4Error::kRequestTimeTooSkewed:
+    case SigV4Error::kRequestExpired:
+      return "RequestExpired";
+    default:
+      return "SignatureDoesNotMatch";
+  }
+}
+
+}  // namespace
+
+ApiRouter::ApiRouter(ServerCredentials credentials, JobService* jobs, const LogsService* logs,
+                     BucketStore* buckets, std::vector<std::string> s3_endpoint_hosts)
     : credentials_(std::move(credentials)),
       sagemaker_("SageMaker", SageMakerErrorCode),
-      logs_(kLogsTargetPrefix, LogsErrorCode) {
+      logs_(kLogsTargetPrefix, LogsErrorCode),
+      sts_(credentials_.account_id),
+      s3_(buckets, MakeS3Options(credentials_, std::move(s3_endpoint_hosts))) {
   if (logs != nullptr) logs->Register(&logs_);
   sagemaker_.Add("CreateProcessingJob", [jobs](const auto& r) { return jobs->Create(r); });
   sagemaker_.Add("DescribeProcessingJob", [jobs](const auto& r) { return jobs->Describe(r); });
   sagemaker_.Add("ListProcessingJobs", [jobs](const auto& r) { return jobs->List(r); });
   sagemaker_.Add("StopProcessingJob", [jobs](const auto& r) { return jobs->Stop(r); });
   sagemaker_.Add("DeleteProcessingJob", [jobs](const auto& r) { return jobs->Delete(r); });
+}
+
+std::optional<std::string> ApiRouter::LookupSecret(const std::string& access_key_id) const {
+  if (access_key_id == credentials_.access_key_id) return credentials_.secret_access_key;
+  if (job_credentials_ != nullptr) return job_credentials_->SecretFor(access_key_id);
+  return std::nullopt;
 }
 
 void ApiRouter::WriteJson(const JsonResponse& json, HttpResponse& response) {
@@ -50,15 +91,47 @@ void ApiRouter::WriteJson(const JsonResponse& json, HttpResponse& response) {
   response.body = json.body;
 }
 
+bool ApiRouter::IsJsonRequest(const HttpRequest& request) {
+  if (request.headers.Has("X-Amz-Target")) return true;
+  std::string type = request.headers.GetOr("Content-Type", "");
+  return type.rfind("application/x-amz-json", 0) == 0;
+}
+
+bool ApiRouter::WantsStreamingBody(const HttpRequest& header) {
+  return !IsJsonRequest(header) && s3api::S3Router::WantsStreamingBody(header);
+}
+
 void ApiRouter::Handle(HttpRequest& request, HttpResponse& response) {
+  if (IsJsonRequest(request)) return HandleJson(request, response);
+  std::string request_id = NewRequestId();
+  response.headers.Set("x-amzn-RequestId", request_id);
+  SigV4VerifyOptions verify;
+  verify.lookup_secret = [this](const std::string& key) { return LookupSecret(key); };
+  // A streamed body is hashed while it is read (s3_upload.cc), not here.
+  verify.verify_payload_hash = request.body_reader == nullptr;
+  SigV4Result auth = VerifySigV4(request, verify);
+  bool sts = auth.service == "sts" || (auth.service != "s3" && StsApi::LooksLikeStsCall(request));
+  if (sts) {
+    if (!auth.ok) {
+      std::string code = StsAuthErrorCode(auth);
+      return StsApi::WriteError(code == "IncompleteSignature" ? 400 : 403, code, auth.message,
+                                request_id, response);
+    }
+    return sts_.Handle(request, auth.access_key, request_id, response);
+  }
+  if (!auth.ok) {
+    return s3_.WriteError(request, s3api::S3Status::Error(auth.S3ErrorCode(), auth.message),
+                          request_id, response);
+  }
+  s3_.Handle(request, auth, request_id, response);
+}
+
+void ApiRouter::HandleJson(HttpRequest& request, HttpResponse& response) {
   response.headers.Set("x-amzn-RequestId", NewRequestId());
   std::string target = request.headers.GetOr("X-Amz-Target", "");
 
   SigV4VerifyOptions verify;
-  verify.lookup_secret = [this](const std::string& key) -> std::optional<std::string> {
-    if (key == credentials_.access_key_id) return credentials_.secret_access_key;
-    return std::nullopt;
-  };
+  verify.lookup_secret = [this](const std::string& key) { return LookupSecret(key); };
   SigV4Result auth = VerifySigV4(request, verify);
   if (!auth.ok) {
     std::string code = JsonAuthErrorCode(auth.code);
@@ -83,8 +156,17 @@ void ApiRouter::Handle(HttpRequest& request, HttpResponse& response) {
       response);
 }
 
-void ApiRouter::FormatError(const HttpRequest* /*request*/, int status, const std::string& message,
+void ApiRouter::FormatError(const HttpRequest* request, int status, const std::string& message,
                             HttpResponse& response) const {
+  if (request != nullptr && !IsJsonRequest(*request)) {
+    const char* code = status == 413   ? "EntityTooLarge"
+                       : status == 503 ? "ServiceUnavailable"
+                       : status == 431 ? "RequestHeaderSectionTooLarge"
+                       : status >= 500 ? "InternalError"
+                                       : "InvalidRequest";
+    return s3_.WriteError(*request, s3api::S3Status::ErrorWithStatus(status, code, message),
+                          NewRequestId(), response);
+  }
   const char* type = status == 413   ? "RequestEntityTooLarge"
                      : status == 503 ? "ServiceUnavailable"
                                      : "BadRequest";

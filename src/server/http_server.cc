@@ -2,6 +2,8 @@
 // calls are posted to a worker thread pool and their responses posted back to the strand.
 #include "server/http_server.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -10,6 +12,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <condition_variable>
 #include <exception>
 #include <limits>
@@ -40,7 +43,30 @@ bool IsParseError(const beast::error_code& ec) {
 
 bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
+constexpr size_t kFileChunkBytes = 256 * 1024;
+
+// One blocking body read handed from a worker thread to the connection's strand.
+struct BodyReadOp {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;          // guarded by mu
+  Result<size_t> result = 0;  // guarded by mu
+  char* data = nullptr;
+  size_t size = 0;
+
+  void Complete(Result<size_t> r) {
+    std::lock_guard<std::mutex> lock(mu);
+    result = std::move(r);
+    done = true;
+    cv.notify_all();
+  }
+};
+
 }  // namespace
+
+HttpFileBody::~HttpFileBody() {
+  if (fd >= 0) ::close(fd);
+}
 
 class Connection;
 
@@ -107,6 +133,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   ~Connection() { server_->Unregister(this); }
 
+  // Called on a worker thread by the handler of a streamed request; blocks for one read.
+  Result<size_t> ReadBodyPiece(char* data, size_t size) {
+    if (size == 0) return size_t{0};
+    auto op = std::make_shared<BodyReadOp>();
+    op->data = data;
+    op->size = size;
+    asio::post(stream_.get_executor(),
+               [self = shared_from_this(), op] { self->StartBodyRead(op); });
+    std::unique_lock<std::mutex> lock(op->mu);
+    op->cv.wait(lock, [&] { return op->done; });
+    return std::move(op->result);
+  }
+
+  std::optional<uint64_t> StreamContentLength() const { return stream_content_length_; }
+
   void Start() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
   }
@@ -125,6 +166,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   enum class State { kReadingHeader, kReadingBody, kHandling, kWriting, kClosed };
+
+  // The HttpBodyReader a streamed request carries: forwards to the connection.
+  class StreamReader : public HttpBodyReader {
+   public:
+    explicit StreamReader(Connection* connection) : connection_(connection) {}
+    Result<size_t> Read(char* data, size_t size) override {
+      return connection_->ReadBodyPiece(data, size);
+    }
+    std::optional<uint64_t> content_length() const override {
+      return connection_->StreamContentLength();
+    }
+
+   private:
+    Connection* connection_;
+  };
 
   const HttpServerOptions& options() const { return server_->options(); }
 
@@ -166,12 +222,89 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (Status status = ParseRequestTarget(request_); !status.ok()) {
       return SendError(&request_, 400, "Malformed request target: " + status.message());
     }
+    if (stop_requested_) return SendError(&request_, 503, "The server is shutting down");
+    bool stream = false;
+    if (options().stream_body) {
+      try {
+        stream = options().stream_body(request_);
+      } catch (const std::exception&) {
+        stream = false;
+      }
+    }
+    if (stream) return StreamBody();
     auto content_length = header_parser_->content_length();
     if (content_length && *content_length > options().max_body_bytes) {
       return SendError(&request_, 413, TooLargeMessage());
     }
-    if (stop_requested_) return SendError(&request_, 503, "The server is shutting down");
     ReadBody();
+  }
+
+  // Hands the request to the handler before its body is read; the handler pulls the body through
+  // StreamReader, each piece read here on the strand (StartBodyRead).
+  void StreamBody() {
+    stream_content_length_.reset();
+    if (auto length = header_parser_->content_length()) stream_content_length_ = *length;
+    stream_parser_.emplace(std::move(*header_parser_));
+    header_parser_.reset();
+    stream_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    auto expect = request_.headers.Get("Expect");
+    continue_pending_ =
+        expect && EqualsIgnoreCase(*expect, "100-continue") && request_.version >= 11;
+    request_.body_reader = &stream_reader_;
+    state_ = State::kHandling;
+    stream_.expires_never();
+    RunHandler();
+  }
+
+  void StartBodyRead(std::shared_ptr<BodyReadOp> op) {
+    if (state_ == State::kClosed || !stream_parser_) {
+      return op->Complete(Status::Unavailable("the connection is closed"));
+    }
+    if (stream_parser_->is_done()) return op->Complete(size_t{0});
+    if (continue_pending_) {
+      continue_pending_ = false;
+      auto continue_response =
+          std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      stream_.expires_after(options().write_timeout);
+      http::async_write(
+          stream_, *continue_response,
+          [self = shared_from_this(), continue_response, op](beast::error_code ec, size_t) {
+            if (ec) {
+              self->Close();
+              return op->Complete(Status::Unavailable("cannot send 100 Continue"));
+            }
+            self->StartBodyRead(op);
+          });
+      return;
+    }
+    auto& body = stream_parser_->get().body();
+    body.data = op->data;
+    body.size = op->size;
+    body.more = true;
+    stream_.expires_after(options().idle_timeout);
+    http::async_read_some(
+        stream_, buffer_, *stream_parser_,
+        [self = shared_from_this(), op](beast::error_code ec, size_t) {
+          self->stream_.expires_never();
+          size_t got = op->size - self->stream_parser_->get().body().size;
+          if (ec == http::error::need_buffer) ec = {};
+          if (ec == beast::error::timeout) {
+            self->Close();
+            return op->Complete(Status::DeadlineExceeded("timed out reading the request body"));
+          }
+          if (ec && IsParseError(ec) && ec != http::error::partial_message) {
+            self->Close();
+            return op->Complete(
+                Status::InvalidArgument("malformed HTTP request body: " + ec.message()));
+          }
+          if (ec) {
+            self->Close();
+            return op->Complete(
+                Status::Unavailable("connection lost while reading the body: " + ec.message()));
+          }
+          if (got == 0 && !self->stream_parser_->is_done()) return self->StartBodyRead(op);
+          op->Complete(got);
+        });
   }
 
   std::string TooLargeMessage() const {
@@ -225,6 +358,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     body_parser_.reset();
     state_ = State::kHandling;
     stream_.expires_never();
+    RunHandler();
+  }
+
+  void RunHandler() {
     asio::post(server_->workers(), [self = shared_from_this()] {
       HttpResponse response;
       try {
@@ -256,6 +393,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (state_ == State::kClosed) return;
     state_ = State::kWriting;
     bool close = response.close_connection || !keep_alive_ || stop_requested_;
+    request_.body_reader = nullptr;
+    if (stream_parser_) {
+      // A streamed body the handler left unread: the rest cannot be skipped reliably.
+      if (!stream_parser_->is_done()) {
+        close = true;
+        drain_before_close = true;
+      }
+      stream_parser_.reset();
+      continue_pending_ = false;
+    }
+    bool head = request_.method == "HEAD";
+    int file_status = response.status;
+    if (response.file_body && !head && file_status >= 200 && file_status != 204 &&
+        file_status != 304) {
+      return WriteFile(std::move(response), close, drain_before_close);
+    }
     auto out = std::make_shared<http::response<http::string_body>>();
     int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
     out->result(static_cast<unsigned>(status));
@@ -273,7 +426,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       out->set(http::field::server, options().server_header);
     }
     bool no_body = status < 200 || status == 204 || status == 304;
-    bool head = request_.method == "HEAD";
+    if (response.file_body && head && !has_content_length) {
+      out->set(http::field::content_length, std::to_string(response.file_body->length));
+      has_content_length = true;
+    }
     if (no_body) {
       out->erase(http::field::content_length);
     } else if (head && has_content_length) {
@@ -293,6 +449,85 @@ class Connection : public std::enable_shared_from_this<Connection> {
           if (drain_before_close) return self->LingeringClose();
           self->Close();
         });
+  }
+
+  // Sends a response whose body comes from response.file_body, one buffer at a time.
+  struct FileWrite {
+    http::response<http::buffer_body> message;
+    std::optional<http::response_serializer<http::buffer_body>> serializer;
+    std::shared_ptr<HttpFileBody> file;
+    std::vector<char> buffer;
+    uint64_t sent = 0;
+  };
+
+  void WriteFile(HttpResponse response, bool close, bool drain_before_close) {
+    auto write = std::make_shared<FileWrite>();
+    write->file = std::move(response.file_body);
+    auto& out = write->message;
+    out.result(static_cast<unsigned>(response.status));
+    out.version(request_.version == 10 ? 10 : 11);
+    for (auto& [name, value] : response.headers.fields()) {
+      if (name.empty() || HasCrLf(name) || HasCrLf(value)) continue;
+      if (EqualsIgnoreCase(name, "Connection") || EqualsIgnoreCase(name, "Transfer-Encoding") ||
+          EqualsIgnoreCase(name, "Content-Length")) {
+        continue;
+      }
+      out.insert(name, value);
+    }
+    if (out.find(http::field::server) == out.end() && !options().server_header.empty()) {
+      out.set(http::field::server, options().server_header);
+    }
+    out.content_length(write->file->length);
+    out.keep_alive(!close);
+    out.body().data = nullptr;
+    out.body().size = 0;
+    out.body().more = true;
+    write->buffer.resize(static_cast<size_t>(
+        std::min<uint64_t>(kFileChunkBytes, std::max<uint64_t>(write->file->length, 1))));
+    write->serializer.emplace(out);
+    stream_.expires_after(options().write_timeout);
+    http::async_write_header(stream_, *write->serializer,
+                             [self = shared_from_this(), write, close, drain_before_close](
+                                 beast::error_code ec, size_t) {
+                               if (ec) return self->Close();
+                               self->WriteFileChunk(write, close, drain_before_close);
+                             });
+  }
+
+  void WriteFileChunk(std::shared_ptr<FileWrite> write, bool close, bool drain_before_close) {
+    uint64_t remaining = write->file->length - write->sent;
+    auto& body = write->message.body();
+    if (remaining == 0) {
+      body.data = nullptr;
+      body.size = 0;
+      body.more = false;
+    } else {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(remaining, write->buffer.size()));
+      ssize_t got;
+      do {
+        got = ::pread(write->file->fd, write->buffer.data(), want,
+                      static_cast<off_t>(write->file->offset + write->sent));
+      } while (got < 0 && errno == EINTR);
+      // The header promised the length: a short file leaves nothing to do but cut the connection.
+      if (got <= 0) return Close();
+      write->sent += static_cast<uint64_t>(got);
+      body.data = write->buffer.data();
+      body.size = static_cast<size_t>(got);
+      body.more = write->sent < write->file->length;
+    }
+    stream_.expires_after(options().write_timeout);
+    http::async_write(stream_, *write->serializer,
+                      [self = shared_from_this(), write, close, drain_before_close](
+                          beast::error_code ec, size_t) {
+                        if (ec == http::error::need_buffer) ec = {};
+                        if (ec) return self->Close();
+                        if (!write->serializer->is_done()) {
+                          return self->WriteFileChunk(write, close, drain_before_close);
+                        }
+                        if (!close) return self->ReadHeader();
+                        if (drain_before_close) return self->LingeringClose();
+                        self->Close();
+                      });
   }
 
   // After an error response sent before the request body was read, the client may still be
@@ -330,6 +565,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> header_parser_;
   std::optional<http::request_parser<http::string_body>> body_parser_;
+  std::optional<http::request_parser<http::buffer_body>> stream_parser_;
+  std::optional<uint64_t> stream_content_length_;
+  bool continue_pending_ = false;
+  StreamReader stream_reader_{this};
   std::vector<char> drain_buffer_;
   HttpRequest request_;
   State state_ = State::kReadingHeader;
@@ -423,10 +662,11 @@ void HttpServer::Impl::Stop() {
   }
   for (auto& connection : live) connection->ForceClose();
   live.clear();
-  work_guard_.reset();
-  // Handlers still running post their responses to closed connections; let them finish first
-  // so nothing is left that refers to this server.
+  // Handlers still running post their responses (and streamed-body reads) to closed connections;
+  // let them finish first, with the I/O threads still running to answer them, so nothing is left
+  // that refers to this server.
   workers_.join();
+  work_guard_.reset();
   ioc_.stop();
   for (auto& thread : io_threads_) thread.join();
   io_threads_.clear();

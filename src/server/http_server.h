@@ -7,10 +7,10 @@
 // other connections. Each connection handles its requests strictly one after another (pipelined
 // requests wait in the read buffer), so responses are always sent in request order.
 //
-// Bodies are buffered in memory up to HttpServerOptions::max_body_bytes. The connection reads the
-// request header first and only then decides how to read the body (see ReadBody in
-// http_server.cc): that is the seam where a later streaming handler (multi-GiB S3 PUT/GET) plugs
-// in.
+// Bodies are buffered in memory up to HttpServerOptions::max_body_bytes, unless
+// HttpServerOptions::stream_body claims the request after its header: then the handler reads the
+// body itself, in pieces, through HttpRequest::body_reader (multi-GiB S3 PUTs), and no size limit
+// applies. A response body may likewise be streamed from a file (HttpResponse::file_body).
 #pragma once
 
 #include <chrono>
@@ -56,6 +56,20 @@ class HttpHeaders {
 // True when `a` and `b` are equal ignoring ASCII case.
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
+// The body of a streamed request, read by the handler on its worker thread. Chunked
+// transfer-encoding is already decoded.
+class HttpBodyReader {
+ public:
+  virtual ~HttpBodyReader() = default;
+  // Reads up to `size` bytes into `data`, blocking until some arrive; 0 means the body has ended.
+  // The first call answers "Expect: 100-continue". DeadlineExceeded when the peer stalls longer
+  // than the idle timeout, Unavailable when the connection is gone, InvalidArgument for malformed
+  // framing.
+  virtual Result<size_t> Read(char* data, size_t size) = 0;
+  // The Content-Length of the body, if the request has one.
+  virtual std::optional<uint64_t> content_length() const = 0;
+};
+
 struct HttpRequest {
   std::string method;  // as sent, e.g. "GET"
   std::string target;  // the raw request-target: path and query, still percent-encoded
@@ -64,7 +78,10 @@ struct HttpRequest {
   // to an empty value.
   std::multimap<std::string, std::string> query;
   HttpHeaders headers;
-  std::string body;
+  std::string body;  // empty for streamed requests: read body_reader instead
+  // Set only for requests HttpServerOptions::stream_body claimed; valid during the handler call.
+  // A handler that does not read the body to its end makes the connection close afterwards.
+  HttpBodyReader* body_reader = nullptr;
   int version = 11;            // 10 or 11
   std::string remote_address;  // "ip:port" of the peer
 
@@ -72,10 +89,25 @@ struct HttpRequest {
   std::optional<std::string> QueryParam(const std::string& key) const;
 };
 
+// A response body sent from an open file: `length` bytes from `offset`. Owns `fd` (closes it).
+struct HttpFileBody {
+  HttpFileBody(int fd, uint64_t offset, uint64_t length) : fd(fd), offset(offset), length(length) {}
+  ~HttpFileBody();
+  HttpFileBody(const HttpFileBody&) = delete;
+  HttpFileBody& operator=(const HttpFileBody&) = delete;
+
+  const int fd;
+  const uint64_t offset;
+  const uint64_t length;
+};
+
 struct HttpResponse {
   int status = 200;
   HttpHeaders headers;
   std::string body;
+  // When set, the body is streamed from this file instead of `body` (Content-Length is its
+  // length; nothing is sent for HEAD).
+  std::shared_ptr<HttpFileBody> file_body;
   // When true the server closes the connection after sending this response.
   bool close_connection = false;
 };
@@ -107,6 +139,10 @@ struct HttpServerOptions {
   // How long Stop() lets in-flight requests finish before closing their connections.
   std::chrono::milliseconds stop_grace{5'000};
   std::string server_header = "Kiln";
+  // Decides from the request header alone (body and body_reader not yet set) whether the handler
+  // reads the body itself through HttpRequest::body_reader. Runs on an I/O thread: must be quick
+  // and must not block. Unset: every body is buffered.
+  std::function<bool(const HttpRequest& header)> stream_body;
 };
 
 // Fills `response` for an error the server detects itself (400 malformed, 413 too large, 431,

@@ -13,6 +13,8 @@
 #include "base/fs.h"
 #include "runtime/host_runtime.h"
 #include "runtime/image_catalog.h"
+#include "scheduler/job_credentials.h"
+#include "scheduler/job_environment.h"
 #include "scheduler/job_service.h"
 #include "scheduler/local_backend.h"
 #include "server/api_router.h"
@@ -20,7 +22,9 @@
 #include "server/http_server.h"
 #include "server/log_source.h"
 #include "server/logs_api.h"
+#include "storage/bucket_store.h"
 #include "storage/file_uri_resolver.h"
+#include "storage/s3_resolver.h"
 #include "store/sqlite_job_store.h"
 
 namespace kiln {
@@ -60,7 +64,14 @@ struct ServerParts {
   std::unique_ptr<SqliteJobStore> store;
   ImageCatalog catalog;
   std::unique_ptr<FileUriResolver> file_resolver;
+  std::unique_ptr<S3Resolver> external_s3;  // --s3-endpoint
+  // The embedded S3 store: ONE instance, shared by the S3 API and job staging; declared before
+  // the backend and router so it outlives every job and request that uses it.
+  std::unique_ptr<BucketStore> buckets;
+  std::unique_ptr<ObjectStoreResolver> embedded_s3;  // serves s3:// from `buckets`
   CompositeResolver resolver;
+  JobCredentials job_credentials;  // running jobs' access keys (spec §8.17)
+  EndpointSlot endpoint;           // this server's URL, once bound
   std::unique_ptr<HostRuntime> host_runtime;
   std::unique_ptr<LocalBackend> backend;
   std::unique_ptr<JobService> jobs;
@@ -73,6 +84,50 @@ struct ServerParts {
 int Fail(const std::string& message) {
   spdlog::error("{}", message);
   return 1;
+}
+
+// Serves every s3:// bucket from one in-process store (the embedded BucketStore).
+class SingleStoreResolver : public ObjectStoreResolver {
+ public:
+  explicit SingleStoreResolver(ObjectStore* store) : store_(store) {}
+  Result<ObjectStore*> Resolve(const DataLocation& location) override {
+    if (location.scheme != "s3") return NoStoreForScheme(location);
+    if (location.bucket.empty()) return Status::InvalidArgument("an s3:// URI needs a bucket");
+    return store_;
+  }
+
+ private:
+  ObjectStore* store_;
+};
+
+// Routes s3:// URIs to the embedded store once it is open, unless --s3-endpoint chose an
+// external one (RouteS3).
+void RouteEmbeddedS3(ServerParts& parts) {
+  if (parts.external_s3 || !parts.buckets) return;
+  parts.embedded_s3 = std::make_unique<SingleStoreResolver>(parts.buckets->AsObjectStore());
+  parts.resolver.Route("s3", parts.embedded_s3.get());
+}
+
+// Routes s3:// URIs to the external endpoint given with --s3-endpoint, if any.
+Status RouteS3(const ServerOptions& options, const std::string& region, ServerParts& parts) {
+  bool any = !options.s3_endpoint.empty() || !options.s3_access_key_id.empty() ||
+             !options.s3_secret_access_key.empty();
+  if (!any) return Status::Ok();
+  if (options.s3_endpoint.empty() || options.s3_access_key_id.empty() ||
+      options.s3_secret_access_key.empty()) {
+    return Status::InvalidArgument(
+        "--s3-endpoint, --s3-access-key-id and --s3-secret-access-key must be given together");
+  }
+  S3Config config;
+  config.endpoint = options.s3_endpoint;
+  config.region = options.s3_region.empty() ? region : options.s3_region;
+  config.access_key = options.s3_access_key_id;
+  config.secret_key = options.s3_secret_access_key;
+  auto resolver = S3Resolver::Make(config);
+  if (!resolver.ok()) return resolver.status().WithPrefix("--s3-endpoint");
+  parts.external_s3 = std::move(resolver).value();
+  parts.resolver.Route("s3", parts.external_s3.get());
+  return Status::Ok();
 }
 
 }  // namespace
@@ -149,6 +204,10 @@ int RunServer(const ServerOptions& options) {
   if (!file_resolver.ok()) return Fail(file_resolver.status().ToString());
   parts.file_resolver = std::move(file_resolver).value();
   parts.resolver.Route("file", parts.file_resolver.get());
+  if (Status st = RouteS3(options, creds->region, parts); !st.ok()) {
+    return Fail(st.ToString());
+  }
+  if (Status st = InstallJobPython(data_dir + "/python"); !st.ok()) return Fail(st.ToString());
 
   HostRuntime::Options host_options;
   if (!options.shim_path.empty()) host_options.shim_path = options.shim_path;
@@ -167,6 +226,15 @@ int RunServer(const ServerOptions& options) {
   ctx.host_memory_bytes = HostMemoryBytes();
   ctx.stop_grace_ms = static_cast<int64_t>(options.stop_grace_seconds) * 1000;
   ctx.platform_env = {{"AWS_REGION", creds->region}, {"AWS_DEFAULT_REGION", creds->region}};
+  ctx.services.region = creds->region;
+  ctx.services.kiln_endpoint = &parts.endpoint;
+  ctx.services.credentials = &parts.job_credentials;
+  ctx.services.python_dir = data_dir + "/python";
+  if (parts.external_s3) {
+    ctx.services.s3_endpoint = options.s3_endpoint;
+    ctx.services.s3_access_key_id = options.s3_access_key_id;
+    ctx.services.s3_secret_access_key = options.s3_secret_access_key;
+  }
   backend_options.max_instances =
       options.max_instances > 0 ? options.max_instances : std::max(4, static_cast<int>(cpus) * 2);
   parts.backend = std::make_unique<LocalBackend>(std::move(backend_options));
@@ -182,7 +250,18 @@ int RunServer(const ServerOptions& options) {
   logs_options.account_id = creds->account_id;
   logs_options.group_creation_time_ms = SystemClock::Default()->NowMillis();
   parts.logs = std::make_unique<LogsService>(logs_options, parts.log_source.get());
-  parts.router = std::make_unique<ApiRouter>(*creds, parts.jobs.get(), parts.logs.get());
+  auto buckets = BucketStore::Open(data_dir + "/s3");
+  if (!buckets.ok()) return Fail(buckets.status().ToString());
+  parts.buckets = std::move(buckets).value();
+  RouteEmbeddedS3(parts);
+  std::vector<std::string> s3_hosts = {host};
+  char hostname[256] = {};
+  if (::gethostname(hostname, sizeof hostname - 1) == 0 && hostname[0] != '\0') {
+    s3_hosts.emplace_back(hostname);
+  }
+  parts.router = std::make_unique<ApiRouter>(*creds, parts.jobs.get(), parts.logs.get(),
+                                             parts.buckets.get(), std::move(s3_hosts));
+  parts.router->SetJobCredentials(&parts.job_credentials);
 
   // Signals are taken by a dedicated sigwait below, so block them in every thread we start.
   sigset_t signals;
@@ -197,6 +276,9 @@ int RunServer(const ServerOptions& options) {
   HttpServerOptions http_options;
   http_options.host = host;
   http_options.port = port;
+  http_options.stream_body = [](const HttpRequest& header) {
+    return ApiRouter::WantsStreamingBody(header);
+  };
   ApiRouter* router = parts.router.get();
   auto http = HttpServer::Start(
       http_options, [router](HttpRequest& req, HttpResponse& resp) { router->Handle(req, resp); },
@@ -208,6 +290,7 @@ int RunServer(const ServerOptions& options) {
 
   std::string url_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::string endpoint = "http://" + url_host + ":" + std::to_string(parts.http->port());
+  parts.endpoint.Set(endpoint);
   json info = {{"endpoint", endpoint}, {"pid", ::getpid()}};
   if (Status st = WriteFileAtomically(data_dir + "/server.json", info.dump() + "\n"); !st.ok()) {
     return Fail(st.ToString());

@@ -19,6 +19,12 @@ struct ServerOptions {
   std::string secret_access_key;
   std::string region;     // empty: from credentials.json (default us-east-1)
   std::string shim_path;  // empty: kiln-shim next to this executable
+  // An external S3 endpoint for s3:// URIs (all four, or none: then the embedded store serves
+  // them). Jobs get this endpoint and key in their environment instead of Kiln's.
+  std::string s3_endpoint;
+  std::string s3_access_key_id;
+  std::string s3_secret_access_key;
+  std::string s3_region;  // empty: the server's region
 };
 
 // The per-user data directory: $KILN_DATA_DIR, else $XDG_DATA_HOME/kiln, else ~/.local/share/kiln.

@@ -1,7 +1,8 @@
 // PipeFeeder: serves a Pipe-mode input (spec §4.5, §8.5). It creates a FIFO at <LocalPath>_0 and,
 // on its own thread, writes every object of the instance's share into it in key order, gunzipping
-// Gzip inputs, while the job runs. Nothing touches the volume. StageInputs rejects Pipe inputs
-// until the job runner starts one PipeFeeder per Pipe input and cancels them when the job ends.
+// Gzip inputs, while the job runs. Nothing touches the volume. StageInputs skips Pipe inputs:
+// the job runner starts one PipeFeeder per Pipe input and instance, and cancels it when the
+// instance ends.
 #pragma once
 
 #include <atomic>

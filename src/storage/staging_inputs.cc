@@ -89,10 +89,7 @@ Status StageInputs(const JobSpec& spec, int instance_index, const std::string& p
       report("Skipping " + Label(in) + ": AppManaged, so the container fetches it itself");
       continue;
     }
-    if (in.input_mode == "Pipe") {
-      return Status::InvalidArgument(Label(in) +
-                                     ": Pipe mode is not supported yet; use S3InputMode File");
-    }
+    if (in.input_mode == "Pipe") continue;  // streamed by a PipeFeeder, never on the volume
     InputPlan plan;
     RETURN_IF_ERROR(PlanInput(spec, instance_index, in, resolver, &plan));
     plans.push_back(std::move(plan));

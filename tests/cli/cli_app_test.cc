@@ -248,6 +248,37 @@ TEST_F(CliAppTest, RunLogsWarnsOnceAndKeepsWaitingWhenLogsApiFails) {
             "j: Completed\n");
 }
 
+TEST_F(CliAppTest, RunWaitWithoutLogsPrintsKilnProgressLinesOnStderrOnly) {
+  on_sleep_ = [this](int sleep) {
+    if (sleep == 1) {
+      kiln_.AddLogEvent("j/algo-1-100", 1,
+                        "[kiln] Staging input 'in' from file:///d to /x: 1 object");
+      kiln_.AddLogEvent("j/algo-1-100", 2, "the job's own output");
+    }
+    if (sleep == 2) kiln_.SetStatus("j", "Completed");
+  };
+  CliResult result = Run({"run", "--image", "kiln/host", "--name", "j", "--wait"});
+  EXPECT_EQ(result.code, 0) << result.err;
+  EXPECT_EQ(result.out, std::string(kArn) + "j\n");
+  EXPECT_EQ(result.err,
+            "j: InProgress\n[kiln] Staging input 'in' from file:///d to /x: 1 object\n"
+            "j: Completed\n");
+}
+
+TEST_F(CliAppTest, ServerMapsS3EndpointFlagsAndRequiresThemTogether) {
+  CliResult result = Run({"server", "--s3-endpoint", "http://minio:9000", "--s3-access-key-id",
+                          "MK", "--s3-secret-access-key", "MS", "--s3-region", "eu-west-1"});
+  EXPECT_EQ(result.code, 7);
+  ASSERT_EQ(servers_.size(), 1u);
+  EXPECT_EQ(servers_[0].s3_endpoint, "http://minio:9000");
+  EXPECT_EQ(servers_[0].s3_access_key_id, "MK");
+  EXPECT_EQ(servers_[0].s3_secret_access_key, "MS");
+  EXPECT_EQ(servers_[0].s3_region, "eu-west-1");
+  EXPECT_EQ(Run({"server", "--s3-endpoint", "http://minio:9000"}).code, 2);
+  EXPECT_EQ(Run({"server", "--s3-region", "eu-west-1"}).code, 2);
+  EXPECT_EQ(servers_.size(), 1u);
+}
+
 TEST_F(CliAppTest, ApiErrorPrintsCodeAndMessageAndExitsOne) {
   CliResult result = Run({"jobs", "describe", "nope"});
   EXPECT_EQ(result.code, 1);

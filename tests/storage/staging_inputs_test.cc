@@ -186,13 +186,12 @@ TEST_F(StagingTest, AppManagedInputsAreSkipped) {
   EXPECT_TRUE(testing_util::TreeOf(sandbox_).empty());
 }
 
-TEST_F(StagingTest, PipeModeIsRejectedForNow) {
+TEST_F(StagingTest, PipeModeInputsAreLeftToThePipeFeeder) {
   Data("in/a", "a");
   InputSpec in = Input("stream", Uri("in/"), kInput);
   in.input_mode = "Pipe";
-  Status st = Stage(Spec({in}));
-  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(st.message().find("input 'stream'"), std::string::npos);
+  ASSERT_TRUE(Stage(Spec({in})).ok());
+  EXPECT_TRUE(testing_util::TreeOf(sandbox_).empty());
 }
 
 TEST_F(StagingTest, InputsLargerThanTheVolumeFailBeforeAnythingIsWritten) {

@@ -1,0 +1,364 @@
+#include "storage/sqlite_bucket_store.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <unordered_set>
+#include <utility>
+
+#include "base/fs.h"
+#include "storage/bucket_names.h"
+
+namespace kiln {
+
+using storage_internal::BlobFile;
+using storage_internal::BlobFiles;
+using storage_internal::NowMs;
+using storage_internal::ObjectRow;
+using storage_internal::ReadObjectRow;
+using storage_internal::SqliteDb;
+using storage_internal::SqlTransaction;
+
+namespace {
+
+std::string Quoted(const std::string& s) { return "'" + s + "'"; }
+
+// Names neither the key nor the bucket: the S3 layer tells NoSuchBucket from NoSuchKey by
+// whether the message mentions a bucket.
+Status NoSuchKey() { return Status::NotFound("NoSuchKey: The specified key does not exist."); }
+
+}  // namespace
+
+Result<std::unique_ptr<BucketStore>> BucketStore::Open(const std::string& root) {
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteBucketStore> store, SqliteBucketStore::Open(root));
+  return std::unique_ptr<BucketStore>(std::move(store));
+}
+
+SqliteBucketStore::SqliteBucketStore(UniqueFd lock, std::unique_ptr<SqliteDb> db,
+                                     std::unique_ptr<BlobFiles> blobs)
+    : lock_(std::move(lock)), blobs_(std::move(blobs)), db_(std::move(db)) {}
+
+Result<std::unique_ptr<SqliteBucketStore>> SqliteBucketStore::Open(const std::string& root_in) {
+  std::string root = root_in;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  if (root.empty()) return Status::InvalidArgument("the store's root directory is empty");
+  RETURN_IF_ERROR(MakeDirs(root));
+  std::string lock_path = root + "/LOCK";
+  UniqueFd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!lock.valid()) return Status::FromErrno("open " + lock_path, errno);
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return Status::FailedPrecondition("the object store at " + root +
+                                        " is in use by another process");
+    }
+    return Status::FromErrno("lock " + lock_path, errno);
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobFiles> blobs, BlobFiles::Open(root));
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(root + "/index.db"));
+  RETURN_IF_ERROR(db->Exec(storage_internal::kBucketIndexSchema));
+
+  // Crash leftovers: temp files, and blobs renamed into place whose index commit never happened
+  // or whose unlink after a replacing commit did not.
+  std::unordered_set<std::string> referenced;
+  {
+    ASSIGN_OR_RETURN(auto q,
+                     db->Query("SELECT blob FROM objects UNION ALL SELECT blob FROM parts"));
+    for (;;) {
+      ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      referenced.insert(q.ColumnString(0));
+    }
+  }
+  ASSIGN_OR_RETURN(BlobFiles::SweepCounts swept, blobs->Sweep([&](std::string_view id) {
+    return referenced.count(std::string(id)) > 0;
+  }));
+  std::unique_ptr<SqliteBucketStore> store(
+      new SqliteBucketStore(std::move(lock), std::move(db), std::move(blobs)));
+  store->swept_ = swept;
+  return store;
+}
+
+Status SqliteBucketStore::CheckBucketLocked(const std::string& bucket) {
+  ASSIGN_OR_RETURN(auto q, db_->Query("SELECT 1 FROM buckets WHERE name = ?1"));
+  q.Text(1, bucket);
+  ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found)
+    return Status::NotFound("NoSuchBucket: the bucket " + Quoted(bucket) + " does not exist");
+  return Status::Ok();
+}
+
+Result<std::optional<ObjectRow>> SqliteBucketStore::FindObjectLocked(const std::string& bucket,
+                                                                     const std::string& key) {
+  ASSIGN_OR_RETURN(auto q, db_->Query("SELECT " KILN_OBJECT_COLUMNS
+                                      " FROM objects WHERE bucket = ?1 AND key = ?2"));
+  q.Text(1, bucket).Blob(2, key);
+  ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found) return std::optional<ObjectRow>();
+  return std::optional<ObjectRow>(ReadObjectRow(q));
+}
+
+Status SqliteBucketStore::UpsertObjectLocked(const std::string& bucket, const std::string& blob_id,
+                                             const ObjectMeta& meta, std::string* replaced_blob) {
+  replaced_blob->clear();
+  {
+    ASSIGN_OR_RETURN(auto q, db_->Query("SELECT blob FROM objects WHERE bucket = ?1 AND key = ?2"));
+    q.Text(1, bucket).Blob(2, meta.key);
+    ASSIGN_OR_RETURN(bool found, q.Step());
+    if (found) *replaced_blob = q.ColumnString(0);
+  }
+  ASSIGN_OR_RETURN(auto q, db_->Query("INSERT OR REPLACE INTO objects(bucket, " KILN_OBJECT_COLUMNS
+                                      ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+  q.Text(1, bucket)
+      .Blob(2, meta.key)
+      .Int(3, static_cast<int64_t>(meta.size))
+      .Text(4, meta.etag)
+      .Int(5, meta.last_modified_ms)
+      .Text(6, meta.content_type)
+      .Blob(7, storage_internal::EncodeStringMap(meta.headers))
+      .Blob(8, storage_internal::EncodeStringMap(meta.user_metadata))
+      .Blob(9, storage_internal::EncodeStringMap(meta.checksums))
+      .Int(10, meta.parts_count)
+      .Text(11, blob_id);
+  return q.Run();
+}
+
+Result<BlobFile*> SqliteBucketStore::OwnBlob(PendingBlob* blob) const {
+  auto* file = dynamic_cast<BlobFile*>(blob);
+  if (file == nullptr || file->owner() != blobs_.get() || file->promoted()) {
+    return Status::InvalidArgument("the blob was not begun by this store or is already committed");
+  }
+  return file;
+}
+
+Result<ObjectMeta> SqliteBucketStore::CommitBlobAsObject(
+    const std::string& bucket, BlobFile& blob, ObjectMeta meta,
+    const std::function<Status(std::vector<std::string>* unreferenced)>& in_transaction) {
+  RETURN_IF_ERROR(blobs_->Promote(blob));
+  meta.last_modified_ms = NowMs();
+  QueuedCommit commit{&bucket, &blob, &meta, &in_transaction};
+  {
+    std::unique_lock<std::mutex> lock(commit_mu_);
+    commit_queue_.push_back(&commit);
+    commit_cv_.wait(lock, [&] { return commit.done || !committing_; });
+    if (!commit.done) {
+      // Lead: take every commit queued so far (this one included) into one transaction.
+      committing_ = true;
+      std::vector<QueuedCommit*> batch;
+      batch.swap(commit_queue_);
+      lock.unlock();
+      RunCommitBatch(batch);
+      lock.lock();
+      for (QueuedCommit* c : batch) c->done = true;
+      committing_ = false;
+      commit_cv_.notify_all();
+    }
+  }
+  RETURN_IF_ERROR(commit.status);
+  for (const std::string& id : commit.unreferenced) blobs_->Remove(id);
+  return meta;
+}
+
+void SqliteBucketStore::RunCommitBatch(const std::vector<QueuedCommit*>& batch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SqlTransaction txn(*db_);
+  auto fail_all = [&](const Status& st) {
+    for (QueuedCommit* c : batch) {
+      if (c->status.ok()) c->status = st;
+      c->unreferenced.clear();
+    }
+  };
+  if (!txn.status().ok()) return fail_all(txn.status());
+  for (QueuedCommit* c : batch) {
+    auto savepoint = db_->Query("SAVEPOINT object_commit");
+    Status st = savepoint.ok() ? savepoint->Run() : savepoint.status();
+    if (!st.ok()) return fail_all(st);
+    st = [&]() -> Status {
+      RETURN_IF_ERROR(CheckBucketLocked(*c->bucket));
+      if (*c->in_transaction) RETURN_IF_ERROR((*c->in_transaction)(&c->unreferenced));
+      std::string replaced;
+      RETURN_IF_ERROR(UpsertObjectLocked(*c->bucket, c->blob->id(), *c->meta, &replaced));
+      if (!replaced.empty()) c->unreferenced.push_back(std::move(replaced));
+      return Status::Ok();
+    }();
+    if (!st.ok()) {
+      c->status = st;
+      c->unreferenced.clear();
+      Status undo = db_->Exec("ROLLBACK TO object_commit");
+      if (!undo.ok()) return fail_all(undo);
+    }
+    auto release = db_->Query("RELEASE object_commit");
+    st = release.ok() ? release->Run() : release.status();
+    if (!st.ok()) return fail_all(st);
+  }
+  Status committed = txn.Commit();
+  if (!committed.ok()) return fail_all(committed);
+  for (QueuedCommit* c : batch) {
+    if (c->status.ok()) c->blob->MarkIndexed();
+  }
+}
+
+Status SqliteBucketStore::CreateBucket(const std::string& name, const std::string& region) {
+  RETURN_IF_ERROR(ValidateBucketName(name));
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto q, db_->Query("INSERT OR IGNORE INTO buckets(name, region, created_ms) "
+                                      "VALUES(?1, ?2, ?3)"));
+  q.Text(1, name).Text(2, region).Int(3, NowMs());
+  RETURN_IF_ERROR(q.Run());
+  if (db_->Changes() == 0) {
+    return Status::AlreadyExists("BucketAlreadyOwnedByYou: the bucket " + Quoted(name) +
+                                 " already exists");
+  }
+  return Status::Ok();
+}
+
+Status SqliteBucketStore::DeleteBucket(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  SqlTransaction txn(*db_);
+  RETURN_IF_ERROR(txn.status());
+  RETURN_IF_ERROR(CheckBucketLocked(name));
+  for (const char* sql : {"SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1",
+                          "SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1"}) {
+    ASSIGN_OR_RETURN(auto q, db_->Query(sql));
+    q.Text(1, name);
+    ASSIGN_OR_RETURN(bool busy, q.Step());
+    if (busy) {
+      return Status::FailedPrecondition("BucketNotEmpty: the bucket " + Quoted(name) +
+                                        " holds objects or multipart uploads");
+    }
+  }
+  ASSIGN_OR_RETURN(auto del, db_->Query("DELETE FROM buckets WHERE name = ?1"));
+  del.Text(1, name);
+  RETURN_IF_ERROR(del.Run());
+  return txn.Commit();
+}
+
+Result<BucketInfo> SqliteBucketStore::GetBucket(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto q,
+                   db_->Query("SELECT name, region, created_ms FROM buckets WHERE name = ?1"));
+  q.Text(1, name);
+  ASSIGN_OR_RETURN(bool found, q.Step());
+  if (!found)
+    return Status::NotFound("NoSuchBucket: the bucket " + Quoted(name) + " does not exist");
+  return BucketInfo{q.ColumnString(0), q.ColumnString(1), q.ColumnInt(2)};
+}
+
+Result<std::vector<BucketInfo>> SqliteBucketStore::ListBuckets() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(auto q,
+                   db_->Query("SELECT name, region, created_ms FROM buckets ORDER BY name"));
+  std::vector<BucketInfo> out;
+  for (;;) {
+    ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) break;
+    out.push_back({q.ColumnString(0), q.ColumnString(1), q.ColumnInt(2)});
+  }
+  return out;
+}
+
+Result<std::unique_ptr<PendingBlob>> SqliteBucketStore::BeginBlob(const std::string& bucket) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(CheckBucketLocked(bucket));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobFile> blob, blobs_->CreatePending());
+  return std::unique_ptr<PendingBlob>(std::move(blob));
+}
+
+Result<ObjectMeta> SqliteBucketStore::CommitObject(const std::string& bucket,
+                                                   std::unique_ptr<PendingBlob> blob,
+                                                   ObjectMeta meta) {
+  RETURN_IF_ERROR(ValidateObjectKey(meta.key));
+  ASSIGN_OR_RETURN(BlobFile * file, OwnBlob(blob.get()));
+  ASSIGN_OR_RETURN(meta.size, FileSize(file->fd(), "the pending blob for " + Quoted(meta.key)));
+  return CommitBlobAsObject(bucket, *file, std::move(meta), nullptr);
+}
+
+Result<ObjectMeta> SqliteBucketStore::HeadObject(const std::string& bucket,
+                                                 const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(std::optional<ObjectRow> row, FindObjectLocked(bucket, key));
+  if (!row) {
+    RETURN_IF_ERROR(CheckBucketLocked(bucket));
+    return NoSuchKey();
+  }
+  return std::move(row->meta);
+}
+
+Result<OpenObject> SqliteBucketStore::OpenObjectForRead(const std::string& bucket,
+                                                        const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ASSIGN_OR_RETURN(std::optional<ObjectRow> row, FindObjectLocked(bucket, key));
+  if (!row) {
+    RETURN_IF_ERROR(CheckBucketLocked(bucket));
+    return NoSuchKey();
+  }
+  // Opened under the lock: the blob cannot be unlinked before a commit, and commits wait for it.
+  ASSIGN_OR_RETURN(UniqueFd fd, blobs_->OpenBlob(row->blob));
+  return OpenObject{std::move(row->meta), fd.Release()};
+}
+
+Status SqliteBucketStore::DeleteObject(const std::string& bucket, const std::string& key) {
+  std::string blob;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    SqlTransaction txn(*db_);
+    RETURN_IF_ERROR(txn.status());
+    RETURN_IF_ERROR(CheckBucketLocked(bucket));
+    {
+      ASSIGN_OR_RETURN(auto q,
+                       db_->Query("SELECT blob FROM objects WHERE bucket = ?1 AND key = ?2"));
+      q.Text(1, bucket).Blob(2, key);
+      ASSIGN_OR_RETURN(bool found, q.Step());
+      if (!found) return Status::Ok();
+      blob = q.ColumnString(0);
+    }
+    ASSIGN_OR_RETURN(auto del, db_->Query("DELETE FROM objects WHERE bucket = ?1 AND key = ?2"));
+    del.Text(1, bucket).Blob(2, key);
+    RETURN_IF_ERROR(del.Run());
+    RETURN_IF_ERROR(txn.Commit());
+  }
+  blobs_->Remove(blob);
+  return Status::Ok();
+}
+
+Result<ObjectMeta> SqliteBucketStore::CopyObject(const std::string& src_bucket,
+                                                 const std::string& src_key,
+                                                 const std::string& dst_bucket,
+                                                 const std::string& dst_key,
+                                                 const std::optional<ObjectMeta>& replace_meta) {
+  RETURN_IF_ERROR(ValidateObjectKey(dst_key));
+  if (src_bucket == dst_bucket && src_key == dst_key && !replace_meta) {
+    return Status::InvalidArgument(
+        "InvalidRequest: This copy request is illegal because it is trying to copy an object to "
+        "itself without changing the object's metadata, storage class, website redirect "
+        "location or encryption attributes.");
+  }
+  ObjectMeta meta;
+  UniqueFd src;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ASSIGN_OR_RETURN(std::optional<ObjectRow> row, FindObjectLocked(src_bucket, src_key));
+    if (!row) {
+      RETURN_IF_ERROR(CheckBucketLocked(src_bucket));
+      return NoSuchKey();
+    }
+    RETURN_IF_ERROR(CheckBucketLocked(dst_bucket));
+    ASSIGN_OR_RETURN(src, blobs_->OpenBlob(row->blob));
+    meta = std::move(row->meta);
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<BlobFile> blob, blobs_->CreatePending());
+  RETURN_IF_ERROR(CopyFileContents(src.get(), blob->fd(), "a copy of " + Quoted(src_key)));
+  meta.key = dst_key;
+  if (replace_meta) {
+    meta.content_type = replace_meta->content_type;
+    meta.headers = replace_meta->headers;
+    meta.user_metadata = replace_meta->user_metadata;
+  }
+  return CommitBlobAsObject(dst_bucket, *blob, std::move(meta), nullptr);
+}
+
+}  // namespace kiln
