@@ -71,7 +71,8 @@ Status JobRunner::PersistLocked(const std::function<void(JobRecord&)>& mutate) {
   return Status::Ok();
 }
 
-Status JobRunner::TransitionLocked(JobStatus to, const std::string& failure_reason) {
+Status JobRunner::TransitionLocked(JobStatus to, const std::string& failure_reason,
+                                   const std::optional<std::string>& exit_message) {
   if (!AllowedTransition(record_.status, to)) {
     return Status::FailedPrecondition(std::string("job ") + name_ + " cannot go from " +
                                       JobStatusName(record_.status) + " to " + JobStatusName(to));
@@ -82,6 +83,7 @@ Status JobRunner::TransitionLocked(JobStatus to, const std::string& failure_reas
     if (IsTerminal(to)) {
       r.end_time_ms = ctx_->clock->NowMillis();
       if (!failure_reason.empty()) r.failure_reason = Truncate(failure_reason, kMaxReasonBytes);
+      if (exit_message) r.exit_message = *exit_message;
       r.backend_state["phase"] = "done";
       r.backend_state.erase("job_credential");  // revoked in Finish; no need to keep the secret
     }
@@ -114,13 +116,14 @@ void JobRunner::Abandon() {
 
 void JobRunner::FailNow(const std::string& reason) { Finish(JobStatus::kFailed, reason); }
 
-void JobRunner::Finish(JobStatus status, std::string failure_reason) {
+void JobRunner::Finish(JobStatus status, std::string failure_reason,
+                       const std::optional<std::string>& exit_message) {
   std::lock_guard<std::mutex> lock(mu_);
   if (IsTerminal(record_.status)) return;
   if (record_.status == JobStatus::kStopping && status == JobStatus::kCompleted) {
     status = JobStatus::kStopped;
   }
-  (void)TransitionLocked(status, failure_reason);
+  (void)TransitionLocked(status, failure_reason, exit_message);
   // The job's own access key dies with it (spec §8.17).
   if (ctx_->services.credentials != nullptr) ctx_->services.credentials->Revoke(name_);
 }
@@ -401,7 +404,6 @@ void JobRunner::Supervise() {
   }
 
   lock.lock();
-  if (message.ok()) (void)PersistLocked([&](JobRecord& r) { r.exit_message = *message; });
   JobStatus final_status = JobStatus::kCompleted;
   if (record_.stop_requested) {
     final_status = JobStatus::kStopped;
@@ -412,7 +414,8 @@ void JobRunner::Supervise() {
     final_status = JobStatus::kFailed;
   }
   lock.unlock();
-  Finish(final_status, reason);
+  // One write records the exit message with the terminal status.
+  Finish(final_status, reason, message.ok() ? std::optional<std::string>(*message) : std::nullopt);
 }
 
 void JobRunner::OnFeederDoneLocked() {

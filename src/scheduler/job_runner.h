@@ -76,7 +76,8 @@ class JobRunner : public std::enable_shared_from_this<JobRunner> {
 
   // Applies `mutate` to a copy of the record, persists it, then adopts it. Caller holds mu_.
   Status PersistLocked(const std::function<void(JobRecord&)>& mutate);
-  Status TransitionLocked(JobStatus to, const std::string& failure_reason);
+  Status TransitionLocked(JobStatus to, const std::string& failure_reason,
+                          const std::optional<std::string>& exit_message = std::nullopt);
   Status StartInstances();
   // Starts one PipeFeeder per Pipe-mode input for instance `index` (before it starts).
   Result<std::vector<std::unique_ptr<PipeFeeder>>> StartFeeders(size_t index);
@@ -89,7 +90,8 @@ class JobRunner : public std::enable_shared_from_this<JobRunner> {
   // Called when a feeder has finished; records "pipes_done" once every one ended OK. Holds mu_.
   void OnFeederDoneLocked();
   void Supervise();
-  void Finish(JobStatus status, std::string failure_reason);
+  void Finish(JobStatus status, std::string failure_reason,
+              const std::optional<std::string>& exit_message = std::nullopt);
   void Log(size_t instance, const std::string& line);
   std::string FinalFailure(bool* failed);
 
