@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -211,14 +212,29 @@ class Clients:
         return self.rclone(data, f"kiln:{BUCKET}/{prefix}")
 
 
-def timed(argv, env):
+def process_cpu(pid):
+    """User + system CPU seconds a live process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(argv, env, server_pid):
+    """Runs a client to completion: (wall seconds, client CPU seconds, server CPU seconds, stdout)."""
+    client0, server0 = children_cpu(), process_cpu(server_pid)
     start = time.monotonic()
     result = subprocess.run(argv, env=env, capture_output=True)
     elapsed = time.monotonic() - start
+    client_cpu, server_cpu = children_cpu() - client0, process_cpu(server_pid) - server0
     if result.returncode != 0:
         raise RuntimeError(f"{argv[0]} failed ({result.returncode}):\n"
                            f"{result.stdout.decode()[-2000:]}\n{result.stderr.decode()[-2000:]}")
-    return elapsed, result.stdout.decode()
+    return elapsed, client_cpu, server_cpu, result.stdout.decode()
 
 
 def run_bench(args, work, sets):
@@ -232,7 +248,7 @@ def run_bench(args, work, sets):
             seed = f"seed/{name}"
             argv, env = clients.aws(os.path.join(args.data_dir, name, "data") + "/",
                                     f"s3://{BUCKET}/{seed}/")
-            timed(argv, env)
+            timed(argv, env, server.proc.pid)
             verify_upload(s3, seed + "/", sets[name])
             os.sync()
             for direction in ("down", "up"):
@@ -244,21 +260,25 @@ def run_bench(args, work, sets):
                             dest = os.path.join(work, f"dl-{name}-{tool}-{run}")
                             os.makedirs(os.path.join(dest, "data"))
                             argv, env = clients.down(tool, seed, dest)
-                            seconds, out = timed(argv, env)
+                            seconds, client_cpu, server_cpu, out = timed(argv, env,
+                                                                         server.proc.pid)
                             verify_download(os.path.join(dest, "data"), sets[name])
                             shutil.rmtree(dest)
                         else:
                             prefix = f"up/{name}/{tool}/{run}"
                             argv, env = clients.up(tool, os.path.join(args.data_dir, name), prefix)
-                            seconds, out = timed(argv, env)
+                            seconds, client_cpu, server_cpu, out = timed(argv, env,
+                                                                         server.proc.pid)
                             verify_upload(s3, prefix + "/", sets[name])
                             delete_prefix(s3, prefix + "/")
                         os.sync()
                         inner = out.split("seconds=")[1].split()[0] if "seconds=" in out else ""
                         print(f"  {name:5} {direction:4} run {run + 1} {tool:6} {seconds:7.2f} s"
-                              + (f" (in-process {inner} s)" if inner else "") + f"  load {load()}",
-                              flush=True)
-                        results.setdefault((name, direction, tool), []).append(seconds)
+                              + (f" (in-process {inner} s)" if inner else "")
+                              + f"  cpu client {client_cpu:.2f} s server {server_cpu:.2f} s"
+                              + f"  load {load()}", flush=True)
+                        results.setdefault((name, direction, tool), []).append(
+                            (seconds, client_cpu, server_cpu))
             delete_prefix(s3, seed + "/")
     finally:
         server.stop()
@@ -300,14 +320,24 @@ def main():
     print(f"\nstaging, median of {args.runs} runs (s); ratio = peer / kiln (above 1: Kiln faster)")
     print(f"{'':22} {'kiln':>8} {'aws cli':>8} {'rclone':>8} {'aws/kiln':>9} {'rclone/kiln':>12}")
     summary = []
+    def median(name, direction, tool, column):
+        return statistics.median(r[column] for r in results[(name, direction, tool)])
+
     for name in args.only:
         for direction in ("down", "up"):
-            med = {t: statistics.median(results[(name, direction, t)]) for t in TOOLS}
+            med = {t: median(name, direction, t, 0) for t in TOOLS}
             label = f"{labels[name]} {direction}"
             print(f"{label:22} {med['kiln']:8.2f} {med['aws']:8.2f} {med['rclone']:8.2f} "
                   f"{med['aws'] / med['kiln']:8.2f}x {med['rclone'] / med['kiln']:11.2f}x")
             summary.append({"set": name, "direction": direction, "median": med,
                             "runs": {t: results[(name, direction, t)] for t in TOOLS}})
+    print("\nCPU seconds, median (client process / kiln server during the run)")
+    print(f"{'':22} {'kiln':>13} {'aws cli':>13} {'rclone':>13}")
+    for name in args.only:
+        for direction in ("down", "up"):
+            cells = [f"{median(name, direction, t, 1):5.2f} /{median(name, direction, t, 2):5.2f}"
+                     for t in TOOLS]
+            print(f"{labels[name] + ' ' + direction:22} " + " ".join(f"{c:>13}" for c in cells))
     print(f"load average before {load_before}, after {load_after}")
     if args.json:
         with open(args.json, "w") as f:

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the npm tools and libraries the test suite runs as child processes into
 # <repo>/build/test-tools: s3rver (an S3 server for the S3 client's tests) and the AWS SDK for
-# JavaScript v3 (@aws-sdk/client-s3, @aws-sdk/lib-storage) that tests/integration/js drives
-# against Kiln's embedded S3 API. Idempotent: does nothing when the pinned versions are already
+# JavaScript v3 (@aws-sdk/client-s3, @aws-sdk/lib-storage, @aws-sdk/client-sagemaker,
+# @aws-sdk/client-cloudwatch-logs) that tests/integration/js drives against Kiln's APIs. Idempotent: does nothing when the pinned versions are already
 # there. Uses whichever node/npm is first on PATH.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,6 +12,8 @@ pinned=(
   s3rver@3.7.1
   @aws-sdk/client-s3@3.1173.0
   @aws-sdk/lib-storage@3.1173.0
+  @aws-sdk/client-sagemaker@3.1142.0
+  @aws-sdk/client-cloudwatch-logs@3.1169.0
 )
 
 command -v node >/dev/null || { echo "install-test-tools.sh: node is not on PATH" >&2; exit 2; }

@@ -9,8 +9,9 @@ packages=(
   g++ cmake ninja-build pkg-config git
   libboost-dev nlohmann-json3-dev libsqlite3-dev libre2-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev zlib1g-dev
-  # runtime: sandbox and the scikit-learn host image
-  bubblewrap python3 python3-pandas python3-sklearn python3-boto3
+  # runtime: sandbox and the scikit-learn host image (python and pip, as in SageMaker's images, for
+  # the FrameworkProcessor's runproc.sh)
+  bubblewrap python3 python3-pandas python3-sklearn python3-boto3 python-is-python3 python3-pip
   # tests and benchmarks: real AWS clients, curl, process tools
   awscli rclone curl procps hyperfine ca-certificates
 )

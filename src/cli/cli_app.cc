@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "cli/api_client.h"
+#include "cli/image_commands.h"
 #include "cli/job_commands.h"
 #include "cli/output.h"
 #include "cli/run_request.h"
@@ -170,6 +171,10 @@ int CliMain(int argc, const char* const* argv, const CliHooks& hooks, std::ostre
   CLI::App* env_cmd = app.add_subcommand(
       "env", "Print export lines that point AWS SDKs and the AWS CLI at the running server");
 
+  // kiln image
+  ImageCommands image_commands;
+  AddImageCommands(app, image_commands);
+
   // kiln server
   CLI::App* server = app.add_subcommand("server", "Run the Kiln server in the foreground");
   ServerFlags server_flags;
@@ -217,6 +222,10 @@ int CliMain(int argc, const char* const* argv, const CliHooks& hooks, std::ostre
     if (!exports.ok()) return (err << FormatError(exports.status()), kExitFailure);
     out << *exports << std::flush;
     return kExitOk;
+  }
+  if (image_commands.group->parsed()) {
+    std::string dir = connection.data_dir.empty() ? DefaultDataDir(env) : connection.data_dir;
+    return RunImageCommand(image_commands, dir, out, err);
   }
   if (server->parsed()) {
     server_flags.data_dir = connection.data_dir;

@@ -1,11 +1,13 @@
 #include "runtime/image_catalog.h"
 
 #include <re2/re2.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "base/fs.h"
+#include "runtime/image_store.h"
 
 namespace kiln {
 namespace {
@@ -13,6 +15,8 @@ namespace {
 using nlohmann::json;
 
 constexpr char kHostPath[] = "/usr/local/bin:/usr/bin:/bin";
+// The image images/sklearn builds (scripts/build-images.sh) and imports under this name.
+constexpr char kSklearnImage[] = "kiln/sagemaker-scikit-learn:latest";
 
 // The built-in catalog, as written to a new images.json.
 json DefaultCatalogJson() {
@@ -20,6 +24,7 @@ json DefaultCatalogJson() {
       {{"pattern",
         R"([0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/sagemaker-scikit-learn(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})?)"},
        {"runtime", "host"},
+       {"image", kSklearnImage},
        {"entrypoint", json::array()},
        {"cmd", json::array({"python3"})},
        {"env", {{"PATH", kHostPath}, {"PYTHONUNBUFFERED", "1"}}},
@@ -74,7 +79,7 @@ Result<ImageConfig> ParseConfig(const json& entry, const std::string& context) {
       config.env.emplace_back(name, value.get<std::string>());
     }
   }
-  for (const char* key : {"working_dir", "rootfs"}) {
+  for (const char* key : {"working_dir", "rootfs", "user", "image"}) {
     if (entry.contains(key) && !entry[key].is_string()) {
       return Status::InvalidArgument(context + ": \"" + key + "\" must be a string");
     }
@@ -84,6 +89,7 @@ Result<ImageConfig> ParseConfig(const json& entry, const std::string& context) {
     return Status::InvalidArgument(context + ": \"working_dir\" must be an absolute path");
   }
   config.rootfs = entry.value("rootfs", "");
+  config.user = entry.value("user", "");
   return config;
 }
 
@@ -110,6 +116,8 @@ Result<ImageCatalog> ImageCatalog::LoadOrCreate(const std::string& path) {
   }
   ImageCatalog catalog;
   catalog.path_ = path;
+  std::string parent = std::filesystem::path(path).parent_path().string();
+  catalog.store_dir_ = (parent.empty() ? std::string(".") : parent) + "/images";
   for (size_t i = 0; i < doc.size(); ++i) {
     const json& entry = doc[i];
     std::string context = "image catalog " + path + ", entry " + std::to_string(i);
@@ -123,7 +131,7 @@ Result<ImageCatalog> ImageCatalog::LoadOrCreate(const std::string& path) {
       return Status::InvalidArgument(context + ": bad pattern '" + pattern + "': " + re.error());
     }
     ASSIGN_OR_RETURN(ImageConfig config, ParseConfig(entry, context));
-    catalog.entries_.push_back({pattern, std::move(config)});
+    catalog.entries_.push_back({pattern, std::move(config), entry.value("image", "")});
   }
   return catalog;
 }
@@ -133,21 +141,45 @@ ImageCatalog ImageCatalog::Defaults() {
   json doc = DefaultCatalogJson();
   for (size_t i = 0; i < doc.size(); ++i) {
     auto config = ParseConfig(doc[i], "built-in entry " + std::to_string(i));
-    catalog.entries_.push_back({doc[i]["pattern"].get<std::string>(), *config});
+    catalog.entries_.push_back(
+        {doc[i]["pattern"].get<std::string>(), *config, doc[i].value("image", "")});
   }
   return catalog;
 }
 
+std::optional<ImageConfig> ImageCatalog::FromStore(const std::string& reference) const {
+  if (store_dir_.empty()) return std::nullopt;
+  struct stat st;
+  if (::stat((store_dir_ + "/index.json").c_str(), &st) != 0) return std::nullopt;
+  auto store = ImageStore::Open(store_dir_);
+  if (!store.ok()) return std::nullopt;
+  auto image = store->Find(reference);
+  if (!image.ok()) return std::nullopt;
+  auto config = store->Config(*image);
+  if (!config.ok()) return std::nullopt;
+  return *config;
+}
+
 Result<ImageConfig> ImageCatalog::Resolve(const std::string& image_uri) const {
+  if (auto imported = FromStore(image_uri)) return *imported;
   for (const Entry& entry : entries_) {
     RE2 re(entry.pattern, RE2::Quiet);
-    if (re.ok() && RE2::FullMatch(image_uri, re)) return entry.config;
+    if (!re.ok() || !RE2::FullMatch(image_uri, re)) continue;
+    if (!entry.image.empty()) {
+      if (auto imported = FromStore(entry.image)) return *imported;
+    }
+    return entry.config;
   }
   json example = {{"pattern", RE2::QuoteMeta(image_uri)},
                   {"runtime", "host"},
                   {"cmd", json::array({"python3"})},
                   {"env", {{"PATH", kHostPath}}}};
-  return Status::NotFound("image " + image_uri + " is not in " + Where(path_) +
+  // PySparkProcessor's image: say plainly that no Spark runtime is mapped, not just "unknown".
+  std::string spark;
+  if (image_uri.find("/sagemaker-spark-processing") != std::string::npos) {
+    spark = "no Spark image is mapped: ";
+  }
+  return Status::NotFound(spark + "image " + image_uri + " is not in " + Where(path_) +
                           "; map it to a runtime by adding an entry such as " + example.dump() +
                           " to " + (path_.empty() ? std::string("images.json") : path_) +
                           ", or import it with `kiln image import`");

@@ -29,7 +29,11 @@ json SpecToJson(const InstanceSpec& spec) {
            {{"cpus", spec.limits.cpus},
             {"memory_bytes", spec.limits.memory_bytes},
             {"pids", spec.limits.pids}}},
-          {"network_isolated", spec.network_isolated}};
+          {"network_isolated", spec.network_isolated},
+          {"rootfs", spec.rootfs},
+          {"user", spec.user},
+          {"network_namespace", spec.network_namespace},
+          {"hosts_file", spec.hosts_file}};
 }
 
 InstanceSpec SpecFromJson(const json& j) {
@@ -52,6 +56,10 @@ InstanceSpec SpecFromJson(const json& j) {
   spec.limits.memory_bytes = limits.at("memory_bytes").get<int64_t>();
   spec.limits.pids = limits.at("pids").get<int64_t>();
   spec.network_isolated = j.at("network_isolated").get<bool>();
+  spec.rootfs = j.value("rootfs", "");
+  spec.user = j.value("user", "");
+  spec.network_namespace = j.value("network_namespace", "");
+  spec.hosts_file = j.value("hosts_file", "");
   return spec;
 }
 
@@ -64,9 +72,19 @@ std::string PidsPath(const std::string& state_dir) { return state_dir + "/pids.j
 std::string ExitPath(const std::string& state_dir) { return state_dir + "/exit.json"; }
 
 std::string ShimConfigToJson(const ShimConfig& config) {
-  json j = {{"spec", SpecToJson(config.spec)},     {"bwrap_path", config.bwrap_path},
-            {"setpriv_path", config.setpriv_path}, {"sandbox_uid", config.sandbox_uid},
-            {"sandbox_gid", config.sandbox_gid},   {"cgroup_parent", config.cgroup_parent}};
+  json j = {{"spec", SpecToJson(config.spec)},
+            {"bwrap_path", config.bwrap_path},
+            {"setpriv_path", config.setpriv_path},
+            {"sandbox_uid", config.sandbox_uid},
+            {"sandbox_gid", config.sandbox_gid},
+            {"cgroup_parent", config.cgroup_parent},
+            {"sandbox", config.sandbox}};
+  if (config.sandbox == kOciSandbox) {
+    j["oci"] = {{"runtime_argv", config.oci.runtime_argv},
+                {"runtime_state_dir", config.oci.runtime_state_dir},
+                {"bundle_dir", config.oci.bundle_dir},
+                {"cgroup_leftovers", config.oci.cgroup_leftovers}};
+  }
   return j.dump(2) + "\n";
 }
 
@@ -80,6 +98,14 @@ Result<ShimConfig> ShimConfigFromJson(std::string_view text) {
     config.sandbox_uid = j.at("sandbox_uid").get<uint32_t>();
     config.sandbox_gid = j.at("sandbox_gid").get<uint32_t>();
     config.cgroup_parent = j.at("cgroup_parent").get<std::string>();
+    config.sandbox = j.value("sandbox", std::string(kBwrapSandbox));
+    if (config.sandbox == kOciSandbox) {
+      const json& oci = j.at("oci");
+      config.oci.runtime_argv = oci.at("runtime_argv").get<std::vector<std::string>>();
+      config.oci.runtime_state_dir = oci.at("runtime_state_dir").get<std::string>();
+      config.oci.bundle_dir = oci.at("bundle_dir").get<std::string>();
+      config.oci.cgroup_leftovers = oci.at("cgroup_leftovers").get<std::vector<std::string>>();
+    }
     return config;
   } catch (const json::exception& e) {
     return Status::InvalidArgument(std::string("malformed instance spec: ") + e.what());

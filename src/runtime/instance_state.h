@@ -14,14 +14,32 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "runtime/runtime.h"
 
 namespace kiln {
 
+// The sandbox command kiln-shim supervises.
+inline constexpr char kBwrapSandbox[] = "bwrap";  // bubblewrap on the host's filesystem
+inline constexpr char kOciSandbox[] = "oci";      // `runc run` (or crun) of an OCI bundle
+
+// How kiln-shim runs an OCI bundle: `<runtime_argv> run --bundle <bundle_dir> --pid-file
+// <bundle_dir>/init.pid <spec.id>` in the foreground, and `<runtime_argv> delete --force <id>`
+// if the runtime left its state behind.
+struct OciShimSettings {
+  std::vector<std::string> runtime_argv;  // e.g. {"/usr/sbin/runc", "--root", "/run/kiln-runc"}
+  std::string runtime_state_dir;          // the runtime's --root
+  std::string bundle_dir;                 // holds config.json
+  // Cgroup directories the runtime may leave behind (OciCgroupPlan), removed after it exited.
+  std::vector<std::string> cgroup_leftovers;
+};
+
 // What kiln-shim needs to run one instance.
 struct ShimConfig {
+  std::string sandbox = kBwrapSandbox;  // kBwrapSandbox or kOciSandbox
+  OciShimSettings oci;                  // kOciSandbox only
   InstanceSpec spec;
   std::string bwrap_path = "/usr/bin/bwrap";
   std::string setpriv_path = "/usr/bin/setpriv";

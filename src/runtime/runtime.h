@@ -39,6 +39,13 @@ struct InstanceSpec {
   std::string working_dir = "/";
   ResourceLimits limits;
   bool network_isolated = true;  // true: only loopback
+  // OCI runtime only (the host runtime ignores them):
+  std::string rootfs;  // the image's root directory, shared read-only by every instance
+  std::string user;    // the image's User: "", "uid[:gid]" or "name[:group]" (looked up in rootfs)
+  // Seams for per-job networks (later): a network namespace to join instead of a fresh one, and a
+  // file bound read-only over /etc/hosts. Empty: decided by network_isolated.
+  std::string network_namespace;
+  std::string hosts_file;
 };
 
 struct ExitStatus {

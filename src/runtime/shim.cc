@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -21,6 +22,7 @@
 #include "base/log_stream.h"
 #include "runtime/cgroups.h"
 #include "runtime/instance_state.h"
+#include "runtime/oci_command.h"
 #include "runtime/process_util.h"
 #include "runtime/sandbox_command.h"
 
@@ -77,6 +79,7 @@ class Shim {
       return Fail(created.WithPrefix("create cgroups"));
     }
 
+    if (oci()) oom_event_fd_ = WatchOomEvents(cgroups_->Dirs());
     Status started = StartSandbox();
     if (!started.ok()) {
       cgroups_->KillAll();
@@ -137,11 +140,25 @@ class Shim {
     signal_fd_ = ::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
     if (signal_fd_ < 0) return Status::FromErrno("signalfd", errno);
 
-    int out[2], err[2], info[2], go[2];
-    for (int* p : {out, err, info, go}) {
+    int out[2], err[2], info[2] = {-1, -1}, go[2];
+    for (int* p : {out, err, go}) {
       if (::pipe2(p, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
     }
-    std::vector<std::string> args = BuildSandboxArgv(config_, kInfoFdInChild);
+    std::vector<std::string> args;
+    if (oci()) {
+      // The runtime writes its pid file by rename once the container's process runs; watch for
+      // it before the runtime starts so the event cannot be missed.
+      info_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+      if (info_fd_ < 0) return Status::FromErrno("inotify_init1", errno);
+      if (::inotify_add_watch(info_fd_, config_.oci.bundle_dir.c_str(),
+                              IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+        return Status::FromErrno("watch " + config_.oci.bundle_dir, errno);
+      }
+      args = BuildOciRunArgv(config_);
+    } else {
+      if (::pipe2(info, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+      args = BuildSandboxArgv(config_, kInfoFdInChild);
+    }
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -158,7 +175,7 @@ class Shim {
       if (::read(go[0], &byte, 1) != 1) ::_exit(127);
       int null_fd = ::open("/dev/null", O_RDONLY);
       if (null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0 ||
-          ::dup2(info[1], kInfoFdInChild) < 0) {
+          (info[1] >= 0 && ::dup2(info[1], kInfoFdInChild) < 0)) {
         ::_exit(127);
       }
       ::execv(argv[0], argv.data());
@@ -166,11 +183,16 @@ class Shim {
       ::_exit(127);
     }
     bwrap_pid_ = pid;
-    for (int fd : {out[1], err[1], info[1], go[0]}) ::close(fd);
+    for (int fd : {out[1], err[1], info[1], go[0]}) {
+      if (fd >= 0) ::close(fd);
+    }
     streams_[0].fd = out[0];
     streams_[1].fd = err[0];
-    info_fd_ = info[0];
-    Status joined = cgroups_->Join(pid);
+    if (!oci()) info_fd_ = info[0];
+    // An OCI runtime puts the container into its own cgroup below the instance cgroups (see
+    // OciCgroupsPath); the runtime itself stays outside so its threads do not count as the
+    // instance's pids.
+    Status joined = oci() ? Status::Ok() : cgroups_->Join(pid);
     if (!joined.ok()) {
       ::close(go[1]);
       ::kill(pid, SIGKILL);
@@ -260,12 +282,38 @@ class Shim {
       if (pid == bwrap_pid_ && !bwrap_status_.has_value()) {
         bwrap_status_ = status;
         drain_deadline_ms_ = NowMs() + kDrainMs;
+        if (oci() && info_fd_ >= 0) ReadOciInfo(/*final=*/true);
       }
     }
   }
 
+  bool oci() const { return config_.sandbox == kOciSandbox; }
+
+  // The OCI runtime has written (or is writing) files in the bundle directory: once its pid file
+  // is complete, the container's process runs. `final`: the runtime has exited, so stop watching.
+  void ReadOciInfo(bool final) {
+    char events[4096];
+    while (::read(info_fd_, events, sizeof events) > 0) {
+    }
+    std::optional<pid_t> init = ReadOciInitPid(config_.oci);
+    if (!init.has_value() && !final) return;
+    ::close(info_fd_);
+    info_fd_ = -1;
+    if (!init.has_value()) return;  // the runtime failed; its message is in the log stream
+    SandboxPids pids;
+    pids.bwrap_pid = bwrap_pid_;
+    pids.init_pid = *init;
+    auto stat = ReadProcessStat(pids.init_pid);
+    if (stat.ok()) pids.init_start_time = stat->start_time;
+    sandbox_ = pids;
+    Status written = WriteFileAtomically(PidsPath(state_dir_), SandboxPidsToJson(pids));
+    if (!written.ok()) Complain(written.ToString());
+    SignalReady(true);
+  }
+
   // bwrap reports {"child-pid": N, ...} on the info fd and closes it once the sandbox exists.
   void ReadInfo() {
+    if (oci()) return ReadOciInfo(/*final=*/false);
     char buf[4096];
     ssize_t n = ::read(info_fd_, buf, sizeof buf);
     if (n < 0 && errno == EINTR) return;
@@ -354,6 +402,8 @@ class Shim {
       ::kill(sandbox_->init_pid, SIGKILL);
     } else {
       cgroups_->KillAll();
+      // The runtime has not started the container's process yet; Finish deletes what it made.
+      if (oci() && !bwrap_status_.has_value()) ::kill(bwrap_pid_, SIGKILL);
     }
   }
 
@@ -367,6 +417,33 @@ class Shim {
       if (pid < 0 || NowMs() >= deadline) return;  // ECHILD: nothing left
       ::usleep(1000);
     }
+  }
+
+  // After the runtime exited: normally it has removed its container and cgroup already; if it
+  // died abnormally, `delete --force` does. Cgroup directories it created in hierarchies the
+  // shim does not manage (devices, freezer, …) are removed too.
+  void CleanUpOci() {
+    if (OciStateExists(config_.oci, config_.spec.id)) {
+      std::vector<std::string> args = BuildOciDeleteArgv(config_);
+      std::vector<char*> argv;
+      for (std::string& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      pid_t pid = ::fork();
+      if (pid == 0) {
+        int null_fd = ::open("/dev/null", O_RDWR);
+        if (null_fd >= 0) {
+          ::dup2(null_fd, 0);
+          ::dup2(null_fd, 1);
+        }
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+      }
+      if (pid > 0) {
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    RemoveOciCgroupDirs(config_.oci.cgroup_leftovers);
   }
 
   int Finish() {
@@ -397,14 +474,18 @@ class Shim {
       exit.term_signal = WTERMSIG(status);
       exit.exit_code = 128 + exit.term_signal;
     }
-    exit.oom_killed = cgroups_->OomKilled() || (exit.term_signal == SIGKILL && !kill_requested_ &&
-                                                cgroups_->MemoryLimitHits() > 0);
+    exit.oom_killed =
+        OomEventSeen(oom_event_fd_) || cgroups_->OomKilled() ||
+        (exit.term_signal == SIGKILL && !kill_requested_ && cgroups_->MemoryLimitHits() > 0);
     if (!sandbox_.has_value()) {
-      exit.error =
-          "the sandbox did not start (bwrap exit code " + std::to_string(exit.exit_code) + ")";
+      exit.error = oci() ? "the container did not start (" + config_.oci.runtime_argv[0] +
+                               " exit code " + std::to_string(exit.exit_code) + ")"
+                         : "the sandbox did not start (bwrap exit code " +
+                               std::to_string(exit.exit_code) + ")";
       if (!last_stderr_line_.empty()) exit.error += ": " + last_stderr_line_;
     }
     cgroups_->KillAll();
+    if (oci()) CleanUpOci();
     Status removed = cgroups_->Remove(5000);
     if (!removed.ok()) Complain(removed.ToString());
     ReapOrphans();
@@ -424,6 +505,7 @@ class Shim {
   std::optional<LogStreamWriter> log_;
   std::optional<InstanceCgroups> cgroups_;
   int signal_fd_ = -1;
+  int oom_event_fd_ = -1;  // OCI on cgroup v1: OOM events of the instance's memory cgroup
   pid_t bwrap_pid_ = 0;
   std::optional<int> bwrap_status_;
   int64_t drain_deadline_ms_ = 0;

@@ -37,13 +37,15 @@ EnvList ServiceEnvironment(const JobServices& services, const std::string& kiln_
     add("AWS_ACCESS_KEY_ID", credential->access_key_id);
     add("AWS_SECRET_ACCESS_KEY", credential->secret_access_key);
   }
-  if (!services.python_dir.empty()) {
-    std::string path = kJobPythonMount;
-    auto user = job_env.find("PYTHONPATH");
-    if (user != job_env.end() && !user->second.empty()) path += ":" + user->second;
-    env.emplace_back("PYTHONPATH", path);
-  }
+  if (!services.python_dir.empty()) env.emplace_back("PYTHONPATH", JobPythonPath(job_env));
   return env;
+}
+
+std::string JobPythonPath(const std::map<std::string, std::string>& job_env) {
+  std::string path = kJobPythonMount;
+  auto user = job_env.find("PYTHONPATH");
+  if (user != job_env.end() && !user->second.empty()) path += ":" + user->second;
+  return path;
 }
 
 Status InstallJobPython(const std::string& dir) {

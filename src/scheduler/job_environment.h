@@ -58,6 +58,11 @@ EnvList ServiceEnvironment(const JobServices& services, const std::string& kiln_
                            const JobCredential* credential,
                            const std::map<std::string, std::string>& job_env);
 
+// PYTHONPATH for a job's containers: kJobPythonMount, then the request's PYTHONPATH if any. Jobs
+// with network isolation get it too: the sitecustomize also explains pip failures (no network)
+// and lets pip install into a per-instance user site on an externally managed (Debian) Python.
+std::string JobPythonPath(const std::map<std::string, std::string>& job_env);
+
 // The sitecustomize.py shipped with Kiln (share/kiln/python/sitecustomize.py, built in).
 const std::string& JobSiteCustomize();
 

@@ -195,10 +195,12 @@ Status JobRunner::StartInstances() {
     s.mounts = {{inst.processing_dir(), "/opt/ml/processing", false},
                 {inst.config_dir(), "/opt/ml/config", true},
                 {inst.output_dir(), "/opt/ml/output", false}};
-    if (!spec_.network_isolation && !ctx_->services.python_dir.empty()) {
+    if (!ctx_->services.python_dir.empty()) {
       s.mounts.push_back({ctx_->services.python_dir, kJobPythonMount, true});
     }
     s.working_dir = image->working_dir.empty() ? "/" : image->working_dir;
+    s.rootfs = image->rootfs;  // empty for the host runtime
+    s.user = image->user;
     s.limits = limits;
     // Host network unless isolated, so jobs reach the Kiln endpoint (per-job networks come later).
     s.network_isolated = spec_.network_isolation;
@@ -264,6 +266,8 @@ std::vector<std::pair<std::string, std::string>> JobRunner::InstanceEnv(
                                        credential ? &*credential : nullptr, spec_.environment)) {
       env.push_back(std::move(kv));
     }
+  } else if (!ctx_->services.python_dir.empty()) {
+    env.emplace_back("PYTHONPATH", JobPythonPath(spec_.environment));
   }
   // The request's Environment comes last and wins, except PYTHONPATH, which the services
   // environment already extended with the request's value.

@@ -44,6 +44,8 @@ bool IsParseError(const beast::error_code& ec) {
 bool HasCrLf(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
 constexpr size_t kFileChunkBytes = 256 * 1024;
+// Room for one socket read of a streamed request body (Beast reads at most 64 KiB at once).
+constexpr size_t kStreamReadBytes = 64 * 1024;
 
 // One blocking body read handed from a worker thread to the connection's strand.
 struct BodyReadOp {
@@ -247,6 +249,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_parser_.emplace(std::move(*header_parser_));
     header_parser_.reset();
     stream_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    // Beast reads only into the buffer's spare capacity, which after a header is a few hundred
+    // bytes: without room, a streamed body arrives in ~600-byte pieces, each one a round trip
+    // between a worker and the strand.
+    buffer_.reserve(kStreamReadBytes);
     auto expect = request_.headers.Get("Expect");
     continue_pending_ =
         expect && EqualsIgnoreCase(*expect, "100-continue") && request_.version >= 11;
@@ -620,6 +626,11 @@ void HttpServer::Impl::Accept() {
       });
       return;
     }
+    // A response can leave in several writes (header, file chunks). With Nagle on, a short last
+    // write waits for the ACK of the previous one, which the peer delays by up to 40 ms: every
+    // small GET on a kept-alive connection took 44 ms instead of 0.3 ms.
+    beast::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     auto connection = std::make_shared<Connection>(std::move(socket), this);
     bool stopping;
     {

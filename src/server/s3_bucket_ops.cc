@@ -18,17 +18,12 @@ void WriteXml(std::string xml, HttpResponse& response) {
 
 S3Status StoreError(const S3Context& context, const std::string& bucket, const Status& status,
                     NotFoundMeans not_found) {
-  if (status.code() == StatusCode::kNotFound && not_found != NotFoundMeans::kBucket) {
-    if (!context.store->GetBucket(bucket).ok()) not_found = NotFoundMeans::kBucket;
+  // A NotFound that does not say what was missing may be the bucket: ask the store.
+  if (status.code() == StatusCode::kNotFound && not_found != NotFoundMeans::kBucket &&
+      LeadingS3Code(status.message()).empty() && !context.store->GetBucket(bucket).ok()) {
+    not_found = NotFoundMeans::kBucket;
   }
   S3Status error = S3StatusFromStatus(status, not_found);
-  if (error.code() == "NoSuchBucket" && not_found != NotFoundMeans::kBucket) {
-    // The store named a bucket in its message, but the bucket exists: it was the key/upload.
-    if (context.store->GetBucket(bucket).ok()) {
-      error = S3StatusFromStatus(
-          Status::NotFound(not_found == NotFoundMeans::kUpload ? "upload" : "key"), not_found);
-    }
-  }
   if (error.code() == "NoSuchBucket") error.With("BucketName", bucket);
   return error;
 }

@@ -232,6 +232,20 @@ std::unique_ptr<Digest> Digest::ForChecksum(ChecksumAlgorithm algorithm) {
   return nullptr;
 }
 
+Result<std::string> CompositeChecksum(ChecksumAlgorithm algorithm,
+                                      const std::vector<std::string>& part_checksums) {
+  std::unique_ptr<Digest> digest = Digest::ForChecksum(algorithm);
+  for (const std::string& part : part_checksums) {
+    auto raw = Base64Decode(part);
+    if (!raw.ok() || raw->size() != ChecksumSize(algorithm)) {
+      return Status::InvalidArgument("'" + part + "' is not a " + ChecksumName(algorithm) +
+                                     " checksum");
+    }
+    digest->Update(*raw);
+  }
+  return Base64Encode(digest->Finish()) + "-" + std::to_string(part_checksums.size());
+}
+
 UploadDigests::UploadDigests(bool sha256, const std::vector<ChecksumAlgorithm>& checksums)
     : md5_digest_(Digest::Md5()) {
   if (sha256) sha256_digest_ = Digest::Sha256();

@@ -49,6 +49,12 @@ class Digest {
   virtual std::string Finish() = 0;
 };
 
+// The checksum S3 gives a multipart object uploaded with `algorithm` (type COMPOSITE): the
+// checksum of the concatenated raw part checksums, in base64, then "-<number of parts>".
+// InvalidArgument if a part checksum is not base64 of the algorithm's size.
+Result<std::string> CompositeChecksum(ChecksumAlgorithm algorithm,
+                                      const std::vector<std::string>& part_checksums);
+
 // The digests of one upload: MD5 always, SHA-256 when asked, and any set of checksums.
 class UploadDigests {
  public:

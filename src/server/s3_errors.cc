@@ -28,6 +28,7 @@ const std::map<std::string, int>& CodeStatuses() {
       {"InvalidLocationConstraint", 400},
       {"InvalidObjectState", 403},
       {"InvalidPart", 400},
+      {"InvalidPartNumber", 416},
       {"InvalidPartOrder", 400},
       {"InvalidRange", 416},
       {"InvalidRequest", 400},
@@ -57,14 +58,12 @@ const std::map<std::string, int>& CodeStatuses() {
   return kStatuses;
 }
 
-// "InvalidPart: part 2 ..." → "InvalidPart", when the word is a known S3 code.
-std::string LeadingCode(const std::string& message) {
-  size_t end = 0;
-  while (end < message.size() && std::isalnum(static_cast<unsigned char>(message[end]))) ++end;
-  std::string word = message.substr(0, end);
-  if (CodeStatuses().count(word) > 0) return word;
-  for (const char* code : {"InvalidPartOrder", "InvalidPart", "EntityTooSmall"}) {
-    if (message.find(code) != std::string::npos) return code;
+// Like LeadingS3Code, and for InvalidArgument messages also a completion code named anywhere.
+std::string InvalidArgumentCode(const std::string& message) {
+  std::string code = LeadingS3Code(message);
+  if (!code.empty()) return code;
+  for (const char* known : {"InvalidPartOrder", "InvalidPart", "EntityTooSmall"}) {
+    if (message.find(known) != std::string::npos) return known;
   }
   return "";
 }
@@ -79,6 +78,14 @@ std::string StripCode(const std::string& message, const std::string& code) {
 }
 
 }  // namespace
+
+std::string LeadingS3Code(const std::string& message) {
+  size_t end = 0;
+  while (end < message.size() && std::isalnum(static_cast<unsigned char>(message[end]))) ++end;
+  std::string word = message.substr(0, end);
+  if (end < message.size() && message[end] != ':') return "";
+  return CodeStatuses().count(word) > 0 ? word : "";
+}
 
 int S3StatusForCode(const std::string& code) {
   auto it = CodeStatuses().find(code);
@@ -105,25 +112,36 @@ S3Status S3StatusFromStatus(const Status& status, NotFoundMeans not_found) {
     case StatusCode::kOk:
       return S3Status::Ok();
     case StatusCode::kNotFound: {
-      bool bucket = not_found == NotFoundMeans::kBucket ||
-                    message.find("bucket") != std::string::npos ||
-                    message.find("Bucket") != std::string::npos;
-      if (bucket) return S3Status::Error("NoSuchBucket", "The specified bucket does not exist");
-      if (not_found == NotFoundMeans::kUpload) {
-        return S3Status::Error("NoSuchUpload",
+      std::string code = LeadingS3Code(message);
+      if (code.empty()) {
+        code = not_found == NotFoundMeans::kBucket   ? "NoSuchBucket"
+               : not_found == NotFoundMeans::kUpload ? "NoSuchUpload"
+                                                     : "NoSuchKey";
+      }
+      if (code == "NoSuchBucket") {
+        return S3Status::Error(code, "The specified bucket does not exist");
+      }
+      if (code == "NoSuchUpload") {
+        return S3Status::Error(code,
                                "The specified upload does not exist. The upload ID may be "
                                "invalid, or the upload may have been aborted or completed.");
       }
-      return S3Status::Error("NoSuchKey", "The specified key does not exist.");
+      if (code == "NoSuchKey") return S3Status::Error(code, "The specified key does not exist.");
+      return S3Status::Error(code, StripCode(message, code));
     }
     case StatusCode::kAlreadyExists:
       return S3Status::Error("BucketAlreadyOwnedByYou",
                              "Your previous request to create the named bucket succeeded and you "
                              "already own it.");
-    case StatusCode::kFailedPrecondition:
+    case StatusCode::kFailedPrecondition: {
+      std::string code = LeadingS3Code(message);
+      if (!code.empty() && code != "BucketNotEmpty") {
+        return S3Status::Error(code, StripCode(message, code));
+      }
       return S3Status::Error("BucketNotEmpty", "The bucket you tried to delete is not empty");
+    }
     case StatusCode::kInvalidArgument: {
-      std::string code = LeadingCode(message);
+      std::string code = InvalidArgumentCode(message);
       if (code.empty()) return S3Status::Error("InvalidArgument", message);
       return S3Status::Error(code, StripCode(message, code));
     }

@@ -43,11 +43,16 @@ int S3StatusForCode(const std::string& code);
 // What a NotFound from the store means for the operation at hand.
 enum class NotFoundMeans { kBucket, kKey, kUpload };
 
-// Maps a store Status to the S3 error: NotFound → NoSuchBucket/NoSuchKey/NoSuchUpload (a message
-// naming the bucket wins), AlreadyExists → BucketAlreadyOwnedByYou, FailedPrecondition →
-// BucketNotEmpty, InvalidArgument → the S3 code its message starts with (InvalidPart,
-// InvalidPartOrder, EntityTooSmall, InvalidBucketName, ...) else InvalidArgument,
-// PermissionDenied → AccessDenied, others → InternalError / ServiceUnavailable / SlowDown.
+// The S3 error code a store message starts with ("NoSuchKey: ..." → "NoSuchKey"), or "" when it
+// starts with no known code.
+std::string LeadingS3Code(const std::string& message);
+
+// Maps a store Status to the S3 error. The code the message starts with wins (see LeadingS3Code:
+// the store names NoSuchBucket, NoSuchKey, NoSuchUpload... that way); without one: NotFound →
+// NoSuchBucket/NoSuchKey/NoSuchUpload as `not_found` says, AlreadyExists →
+// BucketAlreadyOwnedByYou, FailedPrecondition → BucketNotEmpty, InvalidArgument → the completion
+// code its message names (InvalidPart, InvalidPartOrder, EntityTooSmall) else InvalidArgument,
+// PermissionDenied → AccessDenied, others → InternalError / ServiceUnavailable / RequestTimeout.
 S3Status S3StatusFromStatus(const Status& status, NotFoundMeans not_found);
 
 // Writes the error document (or, for HEAD requests and 304, no body) into `response`.

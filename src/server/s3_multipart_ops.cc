@@ -1,6 +1,9 @@
 // Multipart uploads: Create, UploadPart, Complete, Abort, ListParts.
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <map>
+#include <optional>
 
 #include "server/s3_checksums.h"
 #include "server/s3_ops.h"
@@ -29,6 +32,75 @@ std::string Unquote(std::string etag) {
   return etag;
 }
 
+constexpr ChecksumAlgorithm kAlgorithms[] = {ChecksumAlgorithm::kCrc32, ChecksumAlgorithm::kCrc32c,
+                                             ChecksumAlgorithm::kSha1, ChecksumAlgorithm::kSha256};
+
+// The checksum algorithm the upload was created with (CreateMultipartUpload records it as a key
+// of the upload's checksums, with an empty value).
+std::optional<ChecksumAlgorithm> UploadAlgorithm(const MultipartUpload& upload) {
+  for (const auto& [name, value] : upload.meta.checksums) {
+    if (auto algorithm = ParseChecksumAlgorithm(name)) return algorithm;
+  }
+  return std::nullopt;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// One <Part> of a CompleteMultipartUpload body.
+struct CompletedPart {
+  int number = 0;
+  std::string etag;
+  std::map<std::string, std::string> checksums;  // "CRC32" → base64, as the client listed them
+};
+
+S3Status InvalidPart(int number) {
+  return S3Status::Error("InvalidPart",
+                         "One or more of the specified parts could not be found. The part may "
+                         "not have been uploaded, or the specified entity tag may not match the "
+                         "part's entity tag (part " +
+                             std::to_string(number) + ")");
+}
+
+// Checks the part checksums the client listed against the stored parts' and, for an upload
+// created with a checksum algorithm, computes the object's composite checksum into `checksums`.
+S3Status CheckPartChecksums(const std::vector<CompletedPart>& listed,
+                            const std::vector<PartInfo>& stored,
+                            std::optional<ChecksumAlgorithm> algorithm,
+                            std::map<std::string, std::string>* checksums) {
+  std::map<int, const PartInfo*> by_number;
+  for (const PartInfo& part : stored) by_number[part.part_number] = &part;
+  std::vector<std::string> part_checksums;
+  for (const CompletedPart& part : listed) {
+    auto it = by_number.find(part.number);
+    for (const auto& [name, value] : part.checksums) {
+      if (it == by_number.end()) return InvalidPart(part.number);
+      auto stored_value = it->second->checksums.find(name);
+      if (stored_value == it->second->checksums.end() || stored_value->second != value) {
+        return InvalidPart(part.number);
+      }
+    }
+    if (!algorithm) continue;
+    std::string name = ChecksumName(*algorithm);
+    if (part.checksums.count(name) == 0) {
+      return S3Status::Error("InvalidRequest",
+                             "The upload was created using a " + Lower(name) +
+                                 " checksum. The complete request must include the checksum for "
+                                 "each part. It was missing for part " +
+                                 std::to_string(part.number) + " in the request.");
+    }
+    part_checksums.push_back(part.checksums.at(name));
+  }
+  if (algorithm) {
+    auto composite = CompositeChecksum(*algorithm, part_checksums);
+    if (!composite.ok()) return InvalidPart(listed.front().number);
+    (*checksums)[ChecksumName(*algorithm)] = *composite;
+  }
+  return S3Status::Ok();
+}
+
 S3Status MalformedXml() {
   return S3Status::Error("MalformedXML",
                          "The XML you provided was not well-formed or did not validate against "
@@ -50,6 +122,23 @@ S3Status MultipartOps::CreateMultipartUpload(S3Request& request, HttpResponse& r
       }
     }
   }
+  if (auto type = request.http->headers.Get("x-amz-checksum-type")) {
+    if (EqualsIgnoreCase(*type, "FULL_OBJECT")) {
+      return S3Status::Error("NotImplemented",
+                             "Kiln gives multipart objects COMPOSITE checksums only; "
+                             "x-amz-checksum-type FULL_OBJECT is not supported");
+    }
+    if (!EqualsIgnoreCase(*type, "COMPOSITE")) {
+      return S3Status::Error("InvalidRequest", "Value for x-amz-checksum-type header is invalid.");
+    }
+    if (!checksum) {
+      return S3Status::Error("InvalidRequest",
+                             "The x-amz-checksum-type header can only be used with the "
+                             "x-amz-checksum-algorithm header.");
+    }
+  }
+  // Recorded as a checksum without a value: each part gets it, the object its composite.
+  if (checksum) meta.checksums[ChecksumName(*checksum)] = "";
   auto upload_id = context_->store->CreateMultipartUpload(request.bucket, meta);
   if (!upload_id.ok()) {
     return StoreError(*context_, request.bucket, upload_id.status(), NotFoundMeans::kBucket);
@@ -59,7 +148,10 @@ S3Status MultipartOps::CreateMultipartUpload(S3Request& request, HttpResponse& r
   xml.Element("Key", request.key);
   xml.Element("UploadId", *upload_id);
   WriteXml(xml.Finish(), response);
-  if (checksum) response.headers.Set("x-amz-checksum-algorithm", ChecksumName(*checksum));
+  if (checksum) {
+    response.headers.Set("x-amz-checksum-algorithm", ChecksumName(*checksum));
+    response.headers.Set("x-amz-checksum-type", "COMPOSITE");
+  }
   return S3Status::Ok();
 }
 
@@ -67,6 +159,7 @@ S3Status MultipartOps::UploadPart(S3Request& request, HttpResponse& response) {
   if (request.http->headers.Has("x-amz-copy-source")) {
     return S3Status::Error("NotImplemented", "Kiln does not implement UploadPartCopy");
   }
+  if (S3Status st = RequireContentLength(request); !st.ok()) return st;
   auto part_number = ParsePartNumber(request.Param("partNumber"));
   if (!part_number || *part_number < 1 || *part_number > kMaxPartNumber) {
     return S3Status::Error("InvalidArgument",
@@ -89,7 +182,10 @@ S3Status MultipartOps::UploadPart(S3Request& request, HttpResponse& response) {
     return StoreError(*context_, request.bucket, blob.status(), NotFoundMeans::kBucket);
   }
   ReceivedBody body;
-  if (S3Status st = ReceiveBody(request, (*blob)->fd(), &body); !st.ok()) return st;
+  if (S3Status st = ReceiveBody(request, (*blob)->fd(), &body, UploadAlgorithm(*upload));
+      !st.ok()) {
+    return st;
+  }
   PartInfo info;
   info.part_number = *part_number;
   info.size = body.size;
@@ -116,7 +212,7 @@ S3Status MultipartOps::CompleteMultipartUpload(S3Request& request, HttpResponse&
   std::string body;
   if (S3Status st = ReadSmallBody(request, kMaxCompleteBodyBytes, &body); !st.ok()) return st;
   if (!XmlHasRoot(body, "CompleteMultipartUpload")) return MalformedXml();
-  std::vector<std::pair<int, std::string>> parts;
+  std::vector<CompletedPart> listed;
   for (std::string_view part : XmlChildren(body, "Part")) {
     auto number = XmlChildText(part, "PartNumber");
     auto etag = XmlChildText(part, "ETag");
@@ -125,15 +221,22 @@ S3Status MultipartOps::CompleteMultipartUpload(S3Request& request, HttpResponse&
     }
     auto parsed = ParsePartNumber(**number);
     if (!parsed) return MalformedXml();
-    parts.emplace_back(*parsed, Unquote(**etag));
+    CompletedPart completed{*parsed, Unquote(**etag), {}};
+    for (ChecksumAlgorithm algorithm : kAlgorithms) {
+      std::string name = ChecksumName(algorithm);
+      auto value = XmlChildText(part, "Checksum" + name);
+      if (!value.ok()) return MalformedXml();
+      if (value->has_value()) completed.checksums[name] = Unquote(**value);
+    }
+    listed.push_back(std::move(completed));
   }
-  if (parts.empty()) {
+  if (listed.empty()) {
     return S3Status::Error("MalformedXML",
                            "The XML you provided was not well-formed or did not validate against "
                            "our published schema (no parts)");
   }
-  for (size_t i = 1; i < parts.size(); ++i) {
-    if (parts[i].first <= parts[i - 1].first) {
+  for (size_t i = 1; i < listed.size(); ++i) {
+    if (listed[i].number <= listed[i - 1].number) {
       return S3Status::Error("InvalidPartOrder",
                              "The list of parts was not in ascending order. The parts list must "
                              "be specified in order by part number.");
@@ -141,11 +244,25 @@ S3Status MultipartOps::CompleteMultipartUpload(S3Request& request, HttpResponse&
   }
   auto upload = context_->store->GetMultipartUpload(request.bucket, upload_id);
   if (!upload.ok() || upload->key != request.key) {
-    Status missing = upload.ok() ? Status::NotFound("upload") : upload.status();
+    Status missing = upload.ok() ? Status::NotFound("NoSuchUpload: the upload is for another key")
+                                 : upload.status();
     return StoreError(*context_, request.bucket, missing, NotFoundMeans::kUpload)
         .With("UploadId", upload_id);
   }
-  auto completed = context_->store->CompleteMultipartUpload(request.bucket, upload_id, parts);
+  auto stored = context_->store->ListParts(request.bucket, upload_id);
+  if (!stored.ok()) {
+    return StoreError(*context_, request.bucket, stored.status(), NotFoundMeans::kUpload)
+        .With("UploadId", upload_id);
+  }
+  std::optional<ChecksumAlgorithm> algorithm = UploadAlgorithm(*upload);
+  std::map<std::string, std::string> checksums;
+  if (S3Status st = CheckPartChecksums(listed, *stored, algorithm, &checksums); !st.ok()) {
+    return st;
+  }
+  std::vector<std::pair<int, std::string>> parts;
+  for (const CompletedPart& part : listed) parts.emplace_back(part.number, part.etag);
+  auto completed =
+      context_->store->CompleteMultipartUpload(request.bucket, upload_id, parts, checksums);
   if (!completed.ok()) {
     return StoreError(*context_, request.bucket, completed.status(), NotFoundMeans::kUpload)
         .With("UploadId", upload_id);
@@ -155,6 +272,8 @@ S3Status MultipartOps::CompleteMultipartUpload(S3Request& request, HttpResponse&
   xml.Element("Bucket", request.bucket);
   xml.Element("Key", request.key);
   xml.Element("ETag", QuoteEtag(completed->etag));
+  for (const auto& [name, value] : completed->checksums) xml.Element("Checksum" + name, value);
+  if (!completed->checksums.empty()) xml.Element("ChecksumType", "COMPOSITE");
   WriteXml(xml.Finish(), response);
   return S3Status::Ok();
 }
@@ -208,6 +327,10 @@ S3Status MultipartOps::ListParts(S3Request& request, HttpResponse& response) {
   xml.Element("DisplayName", context_->options.owner_name);
   xml.Close();
   xml.Element("StorageClass", "STANDARD");
+  if (auto algorithm = UploadAlgorithm(*upload)) {
+    xml.Element("ChecksumAlgorithm", ChecksumName(*algorithm));
+    xml.Element("ChecksumType", "COMPOSITE");
+  }
   xml.Element("MaxParts", std::to_string(max_parts));
   int count = 0;
   bool truncated = false;

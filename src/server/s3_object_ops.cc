@@ -3,6 +3,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <charconv>
+#include <map>
+#include <optional>
+
 #include "server/s3_checksums.h"
 #include "server/s3_ops.h"
 #include "server/s3_upload.h"
@@ -14,6 +19,9 @@ namespace {
 constexpr size_t kMaxDeleteBodyBytes = 4 * 1024 * 1024;
 constexpr size_t kMaxDeleteKeys = 1000;
 constexpr size_t kMaxKeyBytes = 1024;
+constexpr int kMaxPartNumber = 10000;
+// What S3 serves objects stored without a Content-Type as.
+constexpr const char* kDefaultContentType = "binary/octet-stream";
 
 // Closes an fd on scope exit unless released.
 class FdCloser {
@@ -32,13 +40,62 @@ class FdCloser {
   int fd_;
 };
 
-void WriteObjectHeaders(const ObjectMeta& meta, const S3Request& request, bool whole,
+// What a GET or HEAD serves: the whole object, a Range of it or one part (?partNumber).
+struct Slice {
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  bool partial = false;  // 206 with Content-Range
+  // The checksums to return under x-amz-checksum-mode: ENABLED (none for a Range: they would
+  // not describe the bytes sent).
+  const std::map<std::string, std::string>* checksums = nullptr;
+  bool object_checksums = false;  // they are the object's (so x-amz-checksum-type applies)
+};
+
+std::optional<int> ParsePartNumber(const std::string& text) {
+  int value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  if (value < 1 || value > kMaxPartNumber) return std::nullopt;
+  return value;
+}
+
+S3Status InvalidPartNumber(int part_number, int parts) {
+  return S3Status::Error("InvalidPartNumber", "The requested partnumber is not satisfiable")
+      .With("PartNumberRequested", std::to_string(part_number))
+      .With("ActualPartCount", std::to_string(parts));
+}
+
+// Part `part_number` of the object: its bytes within the object for a multipart object, the
+// whole object as part 1 of any other (as S3 does).
+S3Status PartSlice(const ObjectMeta& meta, int part_number, Slice* slice) {
+  if (meta.parts_count == 0) {
+    if (part_number != 1) return InvalidPartNumber(part_number, 1);
+    slice->length = meta.size;
+    slice->checksums = &meta.checksums;
+    slice->object_checksums = true;
+  } else {
+    if (part_number > meta.parts_count) return InvalidPartNumber(part_number, meta.parts_count);
+    if (meta.parts.size() != static_cast<size_t>(meta.parts_count)) {
+      return S3Status::Error("NotImplemented",
+                             "The part boundaries of this object were not recorded (it was "
+                             "completed by an older version of Kiln)");
+    }
+    for (int i = 0; i + 1 < part_number; ++i) slice->offset += meta.parts[i].size;
+    slice->length = meta.parts[part_number - 1].size;
+    slice->checksums = &meta.parts[part_number - 1].checksums;
+  }
+  // A 206 must carry a Content-Range, which cannot describe zero bytes.
+  slice->partial = slice->length > 0;
+  return S3Status::Ok();
+}
+
+void WriteObjectHeaders(const ObjectMeta& meta, const S3Request& request, const Slice& slice,
                         HttpResponse& response) {
   response.headers.Set("ETag", QuoteEtag(meta.etag));
   response.headers.Set("Last-Modified", FormatHttpDate(meta.last_modified_ms));
   response.headers.Set("Accept-Ranges", "bytes");
   response.headers.Set("Content-Type",
-                       meta.content_type.empty() ? "application/octet-stream" : meta.content_type);
+                       meta.content_type.empty() ? kDefaultContentType : meta.content_type);
   for (const auto& [name, value] : meta.headers) response.headers.Set(name, value);
   for (const auto& [name, value] : meta.user_metadata) {
     response.headers.Set("x-amz-meta-" + name, value);
@@ -47,10 +104,14 @@ void WriteObjectHeaders(const ObjectMeta& meta, const S3Request& request, bool w
     response.headers.Set("x-amz-mp-parts-count", std::to_string(meta.parts_count));
   }
   bool checksum_mode = EqualsIgnoreCase(request.Header("x-amz-checksum-mode"), "ENABLED");
-  if (whole && checksum_mode) {
-    for (const auto& [name, value] : meta.checksums) {
-      if (auto algorithm = ParseChecksumAlgorithm(name)) {
-        response.headers.Set(ChecksumHeader(*algorithm), value);
+  if (slice.checksums != nullptr && checksum_mode) {
+    for (const auto& [name, value] : *slice.checksums) {
+      auto algorithm = ParseChecksumAlgorithm(name);
+      if (!algorithm || value.empty()) continue;
+      response.headers.Set(ChecksumHeader(*algorithm), value);
+      if (slice.object_checksums) {
+        bool composite = value.find('-') != std::string::npos;
+        response.headers.Set("x-amz-checksum-type", composite ? "COMPOSITE" : "FULL_OBJECT");
       }
     }
   }
@@ -78,6 +139,7 @@ S3Status CheckKey(const S3Request& request) {
 
 S3Status ObjectOps::PutObject(S3Request& request, HttpResponse& response) {
   if (S3Status st = CheckKey(request); !st.ok()) return st;
+  if (S3Status st = RequireContentLength(request); !st.ok()) return st;
   auto blob = context_->store->BeginBlob(request.bucket);
   if (!blob.ok()) {
     return StoreError(*context_, request.bucket, blob.status(), NotFoundMeans::kBucket);
@@ -105,6 +167,20 @@ S3Status ObjectOps::PutObject(S3Request& request, HttpResponse& response) {
 
 S3Status ObjectOps::GetObject(S3Request& request, HttpResponse& response) {
   bool head = request.http->method == "HEAD";
+  std::optional<int> part_number;
+  if (request.HasParam("partNumber")) {
+    part_number = ParsePartNumber(request.Param("partNumber"));
+    if (!part_number) {
+      return S3Status::Error("InvalidArgument",
+                             "Part number must be an integer between 1 and 10000, inclusive")
+          .With("ArgumentName", "partNumber")
+          .With("ArgumentValue", request.Param("partNumber"));
+    }
+    if (request.http->headers.Has("Range")) {
+      return S3Status::Error("InvalidRequest",
+                             "Cannot specify both Range header and partNumber query parameter");
+    }
+  }
   auto object = context_->store->OpenObjectForRead(request.bucket, request.key);
   if (!object.ok()) {
     return StoreError(*context_, request.bucket, object.status(), NotFoundMeans::kKey)
@@ -126,8 +202,11 @@ S3Status ObjectOps::GetObject(S3Request& request, HttpResponse& response) {
     case Precondition::kProceed:
       break;
   }
-  std::optional<ByteRange> range;
-  if (auto header = request.http->headers.Get("Range")) {
+  Slice slice;
+  if (part_number) {
+    if (S3Status st = PartSlice(meta, *part_number, &slice); !st.ok()) return st;
+  } else if (auto header = request.http->headers.Get("Range")) {
+    // Several ranges, or a malformed one, parse as none: S3 then serves the whole object.
     auto parsed = ParseRange(*header, meta.size);
     if (!parsed.ok()) {
       response.headers.Set("Content-Range", "bytes */" + std::to_string(meta.size));
@@ -135,24 +214,29 @@ S3Status ObjectOps::GetObject(S3Request& request, HttpResponse& response) {
           .With("RangeRequested", *header)
           .With("ActualObjectSize", std::to_string(meta.size));
     }
-    range = *parsed;
+    if (*parsed) {
+      slice.offset = (*parsed)->first;
+      slice.length = (*parsed)->length();
+      slice.partial = true;
+    }
   }
-  WriteObjectHeaders(meta, request, !range.has_value(), response);
-  uint64_t offset = 0, length = meta.size;
-  if (range) {
-    response.status = 206;
-    offset = range->first;
-    length = range->length();
-    response.headers.Set("Content-Range", "bytes " + std::to_string(range->first) + "-" +
-                                              std::to_string(range->last) + "/" +
-                                              std::to_string(meta.size));
-  } else {
-    response.status = 200;
+  if (!part_number && !slice.partial) {
+    slice.length = meta.size;
+    slice.checksums = &meta.checksums;
+    slice.object_checksums = true;
   }
-  response.headers.Set("Content-Length", std::to_string(length));
+  WriteObjectHeaders(meta, request, slice, response);
+  response.status = slice.partial ? 206 : 200;
+  if (slice.partial) {
+    response.headers.Set("Content-Range", "bytes " + std::to_string(slice.offset) + "-" +
+                                              std::to_string(slice.offset + slice.length - 1) +
+                                              "/" + std::to_string(meta.size));
+  }
+  response.headers.Set("Content-Length", std::to_string(slice.length));
   if (!head) {
     response.headers.Remove("Content-Length");
-    response.file_body = std::make_shared<HttpFileBody>(closer.release(), offset, length);
+    response.file_body =
+        std::make_shared<HttpFileBody>(closer.release(), slice.offset, slice.length);
   }
   return S3Status::Ok();
 }
@@ -167,6 +251,24 @@ S3Status ObjectOps::DeleteObject(S3Request& request, HttpResponse& response) {
 }
 
 S3Status ObjectOps::DeleteObjects(S3Request& request, HttpResponse& response) {
+  // S3 wants the body's integrity stated: Content-MD5 (older SDKs) or a flexible checksum, as a
+  // header or an aws-chunked trailer (newer SDKs). ReadSmallBody verifies the ones Kiln knows.
+  bool has_digest = request.http->headers.Has("Content-MD5");
+  for (const auto& [name, value] : request.http->headers.fields()) {
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool checksum_header = lower.starts_with("x-amz-checksum-") &&
+                           lower != "x-amz-checksum-algorithm" && lower != "x-amz-checksum-type" &&
+                           lower != "x-amz-checksum-mode";
+    bool checksum_trailer =
+        lower == "x-amz-trailer" && EqualsIgnoreCase(value.substr(0, 15), "x-amz-checksum-");
+    if (checksum_header || checksum_trailer) has_digest = true;
+  }
+  if (!has_digest) {
+    return S3Status::Error("InvalidRequest",
+                           "Missing required header for this request: Content-MD5 or "
+                           "x-amz-checksum-*");
+  }
   std::string body;
   if (S3Status st = ReadSmallBody(request, kMaxDeleteBodyBytes, &body); !st.ok()) return st;
   if (!XmlHasRoot(body, "Delete")) {

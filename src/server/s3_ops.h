@@ -28,7 +28,8 @@ struct S3Context {
 
 // Writes an XML document as a 200 response.
 void WriteXml(std::string xml, HttpResponse& response);
-// Maps a store error, telling a missing bucket from a missing key or upload by asking the store.
+// Maps a store error by the S3 code its message starts with; a NotFound without one is a missing
+// bucket if the store says the bucket is gone, else what `not_found` says.
 S3Status StoreError(const S3Context& context, const std::string& bucket, const Status& status,
                     NotFoundMeans not_found);
 // The ETag as S3 quotes it.

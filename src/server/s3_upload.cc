@@ -77,7 +77,8 @@ struct BodyPlan {
   std::optional<ChecksumAlgorithm> trailer_checksum;
 };
 
-S3Status PlanBody(const S3Request& request, BodyPlan* plan) {
+S3Status PlanBody(const S3Request& request, std::optional<ChecksumAlgorithm> also_compute,
+                  BodyPlan* plan) {
   const HttpRequest& http = *request.http;
   const std::string& payload = request.auth->payload_hash;
   if (payload == "STREAMING-AWS4-HMAC-SHA256-PAYLOAD") {
@@ -121,6 +122,7 @@ S3Status PlanBody(const S3Request& request, BodyPlan* plan) {
       plan->checksums.try_emplace(*algorithm);
     }
   }
+  if (also_compute) plan->checksums.try_emplace(*also_compute);
   if (auto trailer = http.headers.Get("X-Amz-Trailer")) {
     std::string name = Lower(*trailer);
     constexpr std::string_view kPrefix = "x-amz-checksum-";
@@ -152,9 +154,9 @@ Status WriteAll(int fd, const char* data, size_t size) {
 
 // Streams the body through the decoder and digests into `sink` (fd, or a string when fd < 0).
 S3Status Receive(const S3Request& request, int fd, std::string* sink, size_t limit,
-                 ReceivedBody* out) {
+                 std::optional<ChecksumAlgorithm> also_compute, ReceivedBody* out) {
   BodyPlan plan;
-  S3Status planned = PlanBody(request, &plan);
+  S3Status planned = PlanBody(request, also_compute, &plan);
   if (!planned.ok()) return planned;
   std::vector<ChecksumAlgorithm> algorithms;
   for (const auto& [algorithm, value] : plan.checksums) algorithms.push_back(algorithm);
@@ -239,14 +241,25 @@ S3Status Receive(const S3Request& request, int fd, std::string* sink, size_t lim
 
 }  // namespace
 
-S3Status ReceiveBody(const S3Request& request, int fd, ReceivedBody* out) {
-  return Receive(request, fd, nullptr, 0, out);
+S3Status ReceiveBody(const S3Request& request, int fd, ReceivedBody* out,
+                     std::optional<ChecksumAlgorithm> also_compute) {
+  return Receive(request, fd, nullptr, 0, also_compute, out);
+}
+
+S3Status RequireContentLength(const S3Request& request) {
+  const HttpHeaders& headers = request.http->headers;
+  if (headers.Has("Content-Length")) return S3Status::Ok();
+  for (const std::string& coding : headers.GetAll("Transfer-Encoding")) {
+    if (Lower(coding).find("chunked") != std::string::npos) return S3Status::Ok();
+  }
+  return S3Status::Error("MissingContentLength",
+                         "You must provide the Content-Length HTTP header.");
 }
 
 S3Status ReadSmallBody(const S3Request& request, size_t limit, std::string* out) {
   out->clear();
   ReceivedBody ignored;
-  return Receive(request, -1, out, limit, &ignored);
+  return Receive(request, -1, out, limit, std::nullopt, &ignored);
 }
 
 ObjectMeta MetaFromHeaders(const HttpRequest& request) {

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
+#include "server/s3_checksums.h"
 #include "server/s3_errors.h"
 #include "server/s3_request.h"
 #include "storage/bucket_store.h"
@@ -25,8 +27,14 @@ struct ReceivedBody {
 // the signed payload hash (XAmzContentSHA256Mismatch), chunk and trailer signatures
 // (SignatureDoesNotMatch), Content-MD5 (InvalidDigest / BadDigest) and x-amz-checksum-* headers
 // or trailers (InvalidRequest / BadDigest); computes the checksums named by
-// x-amz-sdk-checksum-algorithm, x-amz-checksum-algorithm, x-amz-trailer or a checksum header.
-S3Status ReceiveBody(const S3Request& request, int fd, ReceivedBody* out);
+// x-amz-sdk-checksum-algorithm, x-amz-checksum-algorithm, x-amz-trailer or a checksum header,
+// and `also_compute` (a multipart upload's algorithm) if set.
+S3Status ReceiveBody(const S3Request& request, int fd, ReceivedBody* out,
+                     std::optional<ChecksumAlgorithm> also_compute = std::nullopt);
+
+// MissingContentLength (411) unless the request has a Content-Length or a chunked
+// Transfer-Encoding: S3 refuses uploads whose length it cannot know.
+S3Status RequireContentLength(const S3Request& request);
 
 // Reads a small body (at most `limit` bytes, else EntityTooLarge / MalformedXML) into `out`,
 // decoding aws-chunked framing if present and checking Content-MD5 and a signed payload hash.

@@ -12,6 +12,7 @@
 
 #include "base/fs.h"
 #include "runtime/host_runtime.h"
+#include "runtime/oci_runtime.h"
 #include "runtime/image_catalog.h"
 #include "scheduler/job_credentials.h"
 #include "scheduler/job_environment.h"
@@ -73,6 +74,7 @@ struct ServerParts {
   JobCredentials job_credentials;  // running jobs' access keys (spec §8.17)
   EndpointSlot endpoint;           // this server's URL, once bound
   std::unique_ptr<HostRuntime> host_runtime;
+  std::unique_ptr<OciRuntime> oci_runtime;  // null when runc is not installed
   std::unique_ptr<LocalBackend> backend;
   std::unique_ptr<JobService> jobs;
   std::unique_ptr<JobStoreLogSource> log_source;
@@ -221,6 +223,12 @@ int RunServer(const ServerOptions& options) {
   ctx.catalog = &parts.catalog;
   ctx.resolver = &parts.resolver;
   ctx.runtimes[parts.host_runtime->Name()] = parts.host_runtime.get();
+  OciRuntime::Options oci_options;
+  if (!options.shim_path.empty()) oci_options.shim_path = options.shim_path;
+  if (OciRuntime::Available(oci_options)) {
+    parts.oci_runtime = std::make_unique<OciRuntime>(oci_options);
+    ctx.runtimes[parts.oci_runtime->Name()] = parts.oci_runtime.get();
+  }
   unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
   ctx.host_cpus = cpus;
   ctx.host_memory_bytes = HostMemoryBytes();

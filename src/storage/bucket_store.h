@@ -25,18 +25,30 @@ struct BucketInfo {
   int64_t creation_time_ms = 0;
 };
 
+// One part of an object completed from a multipart upload.
+struct ObjectPart {
+  uint64_t size = 0;
+  std::map<std::string, std::string> checksums;  // the part's own, as UploadPart computed them
+};
+
 struct ObjectMeta {
   std::string key;
   uint64_t size = 0;
   std::string etag;  // without quotes: hex MD5, or "<hex md5 of part md5s>-<parts>" for multipart
   int64_t last_modified_ms = 0;
-  std::string content_type;  // empty: application/octet-stream when served
+  std::string content_type;  // empty: binary/octet-stream when served (as S3)
   // Headers stored and returned as given: Content-Encoding, Content-Disposition, Content-Language,
   // Cache-Control, Expires (canonical header names).
   std::map<std::string, std::string> headers;
   std::map<std::string, std::string> user_metadata;  // x-amz-meta-<name> (lower-cased) → value
-  std::map<std::string, std::string> checksums;      // "CRC32" | "CRC32C" | "SHA1" | "SHA256" → base64
-  int parts_count = 0;                               // multipart: number of parts, else 0
+  // "CRC32" | "CRC32C" | "SHA1" | "SHA256" → base64; for a multipart object, the composite
+  // "<base64>-<parts>" its completion recorded.
+  std::map<std::string, std::string> checksums;
+  int parts_count = 0;  // multipart: number of parts, else 0
+  // Multipart: the parts in object order (their sizes give the part boundaries). Filled by
+  // HeadObject, OpenObjectForRead and CompleteMultipartUpload, not by ListObjects; empty for
+  // single-part objects and for objects completed before Kiln recorded parts.
+  std::vector<ObjectPart> parts;
 };
 
 // A file being written that becomes an object (or a part) when committed. Destroying an
@@ -62,7 +74,7 @@ struct ListObjectsRequest {
 };
 
 struct ListObjectsResult {
-  std::vector<ObjectMeta> objects;          // sorted bytewise by key
+  std::vector<ObjectMeta> objects;           // sorted bytewise by key
   std::vector<std::string> common_prefixes;  // sorted, each counted once against max_keys
   bool is_truncated = false;
   std::string next_start_after;  // the last key or common prefix returned, when truncated
@@ -97,7 +109,7 @@ class BucketStore {
   // NotFound if absent; FailedPrecondition if it holds objects or multipart uploads.
   virtual Status DeleteBucket(const std::string& name) = 0;
   virtual Result<BucketInfo> GetBucket(const std::string& name) = 0;  // NotFound if absent
-  virtual Result<std::vector<BucketInfo>> ListBuckets() = 0;         // sorted by name
+  virtual Result<std::vector<BucketInfo>> ListBuckets() = 0;          // sorted by name
 
   // A new temp file in the store (same file system as the blobs). NotFound if the bucket is absent.
   virtual Result<std::unique_ptr<PendingBlob>> BeginBlob(const std::string& bucket) = 0;
@@ -128,10 +140,19 @@ class BucketStore {
   // Concatenates the listed parts (ascending part numbers, ETags must match: InvalidArgument
   // naming InvalidPart/InvalidPartOrder otherwise; every part but the last >= 5 MiB:
   // InvalidArgument "EntityTooSmall") into the object; ETag = hex MD5 of the parts' binary MD5s
-  // + "-<count>". The upload is gone afterwards.
+  // + "-<count>". The object records the listed parts' sizes and checksums (ObjectMeta::parts)
+  // and `checksums` as its own (the composite checksums the caller computed from the parts').
+  // The upload is gone afterwards.
   virtual Result<ObjectMeta> CompleteMultipartUpload(
       const std::string& bucket, const std::string& upload_id,
-      const std::vector<std::pair<int, std::string>>& parts) = 0;
+      const std::vector<std::pair<int, std::string>>& parts,
+      const std::map<std::string, std::string>& checksums) = 0;
+  // The same, recording no object checksums.
+  Result<ObjectMeta> CompleteMultipartUpload(
+      const std::string& bucket, const std::string& upload_id,
+      const std::vector<std::pair<int, std::string>>& parts) {
+    return CompleteMultipartUpload(bucket, upload_id, parts, {});
+  }
   virtual Status AbortMultipartUpload(const std::string& bucket, const std::string& upload_id) = 0;
   virtual Result<std::vector<PartInfo>> ListParts(const std::string& bucket,
                                                   const std::string& upload_id) = 0;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 #include <stdexcept>
 #include <vector>
 
@@ -119,16 +120,19 @@ std::string PayloadDigest::Md5Base64() const { return Base64Of(md5_); }
 std::string PayloadDigest::Sha256Hex() const { return HexOf(sha256_); }
 
 Status DigestFileRange(int fd, uint64_t offset, uint64_t length, PayloadDigest& digest) {
-  std::vector<char> buf(1 << 20);
+  // Sized to the range and left uninitialised: staging digests thousands of small files, and
+  // zero-filling a 1 MiB buffer for each was 40% of the client CPU time of uploading 8 KiB files.
+  const size_t buf_size = static_cast<size_t>(std::min<uint64_t>(length, 1 << 20));
+  std::unique_ptr<char[]> buf(new char[std::max<size_t>(buf_size, 1)]);
   while (length > 0) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(length, buf.size()));
-    ssize_t n = ::pread(fd, buf.data(), want, static_cast<off_t>(offset));
+    size_t want = static_cast<size_t>(std::min<uint64_t>(length, buf_size));
+    ssize_t n = ::pread(fd, buf.get(), want, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       return Status::FromErrno("reading the upload source", errno);
     }
     if (n == 0) return Status::Internal("the upload source shrank while it was being read");
-    digest.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
+    digest.Update(std::string_view(buf.get(), static_cast<size_t>(n)));
     offset += static_cast<uint64_t>(n);
     length -= static_cast<uint64_t>(n);
   }

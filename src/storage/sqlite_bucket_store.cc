@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <map>
 #include <unordered_set>
 #include <utility>
 
@@ -26,9 +29,46 @@ namespace {
 
 std::string Quoted(const std::string& s) { return "'" + s + "'"; }
 
-// Names neither the key nor the bucket: the S3 layer tells NoSuchBucket from NoSuchKey by
-// whether the message mentions a bucket.
 Status NoSuchKey() { return Status::NotFound("NoSuchKey: The specified key does not exist."); }
+
+// part_list: per part, in order, "<5-digit index>" → "<size>;<EncodeStringMap(checksums)>",
+// written with EncodeStringMap (whose map order is the index order).
+std::string EncodePartList(const std::vector<ObjectPart>& parts) {
+  std::map<std::string, std::string> fields;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    char index[24];
+    std::snprintf(index, sizeof index, "%05zu", i);
+    fields[index] =
+        std::to_string(parts[i].size) + ";" + storage_internal::EncodeStringMap(parts[i].checksums);
+  }
+  return storage_internal::EncodeStringMap(fields);
+}
+
+std::vector<ObjectPart> DecodePartList(std::string_view encoded) {
+  std::vector<ObjectPart> parts;
+  for (const auto& [index, value] : storage_internal::DecodeStringMap(encoded)) {
+    size_t semicolon = value.find(';');
+    if (semicolon == std::string::npos) return {};
+    ObjectPart part;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + semicolon, part.size);
+    if (ec != std::errc() || end != value.data() + semicolon) return {};
+    part.checksums =
+        storage_internal::DecodeStringMap(std::string_view(value).substr(semicolon + 1));
+    parts.push_back(std::move(part));
+  }
+  return parts;
+}
+
+// Adds the objects.part_list column to a store created before it existed.
+Status AddPartListColumn(SqliteDb& db) {
+  {
+    ASSIGN_OR_RETURN(auto q, db.Query("SELECT 1 FROM pragma_table_info('objects') "
+                                      "WHERE name = 'part_list'"));
+    ASSIGN_OR_RETURN(bool present, q.Step());
+    if (present) return Status::Ok();
+  }
+  return db.Exec("ALTER TABLE objects ADD COLUMN part_list BLOB NOT NULL DEFAULT x''");
+}
 
 }  // namespace
 
@@ -59,6 +99,7 @@ Result<std::unique_ptr<SqliteBucketStore>> SqliteBucketStore::Open(const std::st
   ASSIGN_OR_RETURN(std::unique_ptr<BlobFiles> blobs, BlobFiles::Open(root));
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteDb> db, SqliteDb::Open(root + "/index.db"));
   RETURN_IF_ERROR(db->Exec(storage_internal::kBucketIndexSchema));
+  RETURN_IF_ERROR(AddPartListColumn(*db));
 
   // Crash leftovers: temp files, and blobs renamed into place whose index commit never happened
   // or whose unlink after a replacing commit did not.
@@ -93,11 +134,13 @@ Status SqliteBucketStore::CheckBucketLocked(const std::string& bucket) {
 Result<std::optional<ObjectRow>> SqliteBucketStore::FindObjectLocked(const std::string& bucket,
                                                                      const std::string& key) {
   ASSIGN_OR_RETURN(auto q, db_->Query("SELECT " KILN_OBJECT_COLUMNS
-                                      " FROM objects WHERE bucket = ?1 AND key = ?2"));
+                                      ", part_list FROM objects WHERE bucket = ?1 AND key = ?2"));
   q.Text(1, bucket).Blob(2, key);
   ASSIGN_OR_RETURN(bool found, q.Step());
   if (!found) return std::optional<ObjectRow>();
-  return std::optional<ObjectRow>(ReadObjectRow(q));
+  ObjectRow row = ReadObjectRow(q);
+  row.meta.parts = DecodePartList(q.ColumnString(10));
+  return std::optional<ObjectRow>(std::move(row));
 }
 
 Status SqliteBucketStore::UpsertObjectLocked(const std::string& bucket, const std::string& blob_id,
@@ -109,8 +152,9 @@ Status SqliteBucketStore::UpsertObjectLocked(const std::string& bucket, const st
     ASSIGN_OR_RETURN(bool found, q.Step());
     if (found) *replaced_blob = q.ColumnString(0);
   }
-  ASSIGN_OR_RETURN(auto q, db_->Query("INSERT OR REPLACE INTO objects(bucket, " KILN_OBJECT_COLUMNS
-                                      ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+  ASSIGN_OR_RETURN(
+      auto q, db_->Query("INSERT OR REPLACE INTO objects(bucket, " KILN_OBJECT_COLUMNS
+                         ", part_list) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"));
   q.Text(1, bucket)
       .Blob(2, meta.key)
       .Int(3, static_cast<int64_t>(meta.size))
@@ -121,7 +165,8 @@ Status SqliteBucketStore::UpsertObjectLocked(const std::string& bucket, const st
       .Blob(8, storage_internal::EncodeStringMap(meta.user_metadata))
       .Blob(9, storage_internal::EncodeStringMap(meta.checksums))
       .Int(10, meta.parts_count)
-      .Text(11, blob_id);
+      .Text(11, blob_id)
+      .Blob(12, EncodePartList(meta.parts));
   return q.Run();
 }
 

@@ -17,12 +17,16 @@
 // "NoSuchBucket: ", "NoSuchKey: ", "NoSuchUpload: ", "BucketAlreadyOwnedByYou: ",
 // "BucketNotEmpty: ", "InvalidBucketName: ", "KeyTooLongError: ", "InvalidPart: ",
 // "InvalidPartOrder: ", "EntityTooSmall: ", "MalformedXML: ", "InvalidRequest: ",
-// "InvalidArgument: ". Only NoSuchBucket messages mention a bucket (the S3 layer relies on that
-// to tell NotFound codes apart), and NoSuchKey messages do not repeat the key.
+// "InvalidArgument: ". The S3 layer maps errors by that leading code; NoSuchKey messages do not
+// repeat the key.
+//
+// The objects table gained a part_list column (the parts of multipart objects, ObjectMeta::parts)
+// after its first schema; Open adds it to older stores.
 #pragma once
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -70,9 +74,11 @@ class SqliteBucketStore final : public BucketStore {
   Result<PartInfo> CommitPart(const std::string& bucket, const std::string& upload_id,
                               int part_number, std::unique_ptr<PendingBlob> blob,
                               PartInfo info) override;
+  using BucketStore::CompleteMultipartUpload;
   Result<ObjectMeta> CompleteMultipartUpload(
       const std::string& bucket, const std::string& upload_id,
-      const std::vector<std::pair<int, std::string>>& parts) override;
+      const std::vector<std::pair<int, std::string>>& parts,
+      const std::map<std::string, std::string>& checksums) override;
   Status AbortMultipartUpload(const std::string& bucket, const std::string& upload_id) override;
   Result<std::vector<PartInfo>> ListParts(const std::string& bucket,
                                           const std::string& upload_id) override;

@@ -133,7 +133,8 @@ Result<PartInfo> SqliteBucketStore::CommitPart(const std::string& bucket,
 
 Result<ObjectMeta> SqliteBucketStore::CompleteMultipartUpload(
     const std::string& bucket, const std::string& upload_id,
-    const std::vector<std::pair<int, std::string>>& parts) {
+    const std::vector<std::pair<int, std::string>>& parts,
+    const std::map<std::string, std::string>& checksums) {
   if (parts.empty()) {
     return Status::InvalidArgument(
         "MalformedXML: a multipart upload cannot be completed without any part");
@@ -151,14 +152,15 @@ Result<ObjectMeta> SqliteBucketStore::CompleteMultipartUpload(
   std::vector<UniqueFd> fds;
   std::vector<std::string> chosen_blobs;
   std::vector<std::string> etags;
+  std::vector<ObjectPart> object_parts;
   uint64_t total = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(upload, FindUploadLocked(bucket, upload_id));
     std::map<int, PartRow> stored;
     {
-      ASSIGN_OR_RETURN(auto q, db_->Query("SELECT part_number, size, etag, blob FROM parts "
-                                          "WHERE upload_id = ?1"));
+      ASSIGN_OR_RETURN(auto q, db_->Query("SELECT part_number, size, etag, blob, checksums "
+                                          "FROM parts WHERE upload_id = ?1"));
       q.Text(1, upload_id);
       for (;;) {
         ASSIGN_OR_RETURN(bool row, q.Step());
@@ -168,6 +170,7 @@ Result<ObjectMeta> SqliteBucketStore::CompleteMultipartUpload(
         part.info.size = static_cast<uint64_t>(q.ColumnInt(1));
         part.info.etag = q.ColumnString(2);
         part.blob = q.ColumnString(3);
+        part.info.checksums = DecodeStringMap(q.ColumnString(4));
         stored[part.info.part_number] = std::move(part);
       }
     }
@@ -198,6 +201,7 @@ Result<ObjectMeta> SqliteBucketStore::CompleteMultipartUpload(
       fds.push_back(std::move(fd));
       chosen_blobs.push_back(part.blob);
       etags.push_back(part.info.etag);
+      object_parts.push_back({part.info.size, part.info.checksums});
       total += part.info.size;
     }
   }
@@ -217,8 +221,9 @@ Result<ObjectMeta> SqliteBucketStore::CompleteMultipartUpload(
   ObjectMeta meta = upload.meta;
   meta.key = upload.key;
   meta.size = total;
-  meta.checksums.clear();  // composite checksums of parts are not computed
+  meta.checksums = checksums;
   meta.parts_count = static_cast<int>(parts.size());
+  meta.parts = std::move(object_parts);
   ASSIGN_OR_RETURN(meta.etag, MultipartEtag(etags));
 
   auto finish_upload = [&](std::vector<std::string>* unreferenced) -> Status {

@@ -19,6 +19,7 @@ import botocore.awsrequest
 import botocore.credentials
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from awscrt import checksums as crt_checksums  # where botocore's CRC32C comes from
 from botocore.exceptions import ClientError
 
 from kiln_harness import AWS_CLI, KilnServer
@@ -89,6 +90,33 @@ class S3ApiTest(unittest.TestCase):
         prepared = dict(request.headers.items())
         return self.send_raw(method, path + (f"?{query}" if query else ""), body, prepared,
                              host), prepared
+
+    def signed_headers(self, method, path, query="", headers=None, body=b""):
+        """The headers botocore's SigV4 signer gives a request (for sending by hand)."""
+        headers = dict(headers or {})
+        headers["X-Amz-Content-SHA256"] = hashlib.sha256(body).hexdigest()
+        url = f"http://127.0.0.1:{self.port}{path}" + (f"?{query}" if query else "")
+        request = botocore.awsrequest.AWSRequest(method=method, url=url, data=body,
+                                                 headers=headers)
+        creds = botocore.credentials.Credentials(self.creds["access_key_id"],
+                                                 self.creds["secret_access_key"])
+        botocore.auth.SigV4Auth(creds, "s3", self.creds["region"]).add_auth(request)
+        return dict(request.headers.items())
+
+    def send_without_length(self, method, target, headers):
+        """Sends a request with neither Content-Length nor Transfer-Encoding."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+            conn.putheader("Host", f"127.0.0.1:{self.port}")
+            for name, value in headers.items():
+                if name.lower() not in ("host", "content-length", "transfer-encoding"):
+                    conn.putheader(name, value)
+            conn.endheaders()
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
 
     def send_raw(self, method, target, body, headers, host=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -222,6 +250,97 @@ class S3ApiTest(unittest.TestCase):
         err = self.error(self.s3.get_object, Bucket="ranges", Key="r", IfModifiedSince=modified)
         self.assertEqual(err["ResponseMetadata"]["HTTPStatusCode"], 304)
 
+    def test_several_ranges_in_one_header_serve_the_whole_object_as_s3_does(self):
+        # S3 does not support multiple ranges: it ignores the header and answers 200 with the
+        # whole object (no Content-Range).
+        self.bucket("multirange")
+        body = bytes(range(256))
+        self.s3.put_object(Bucket="multirange", Key="r", Body=body)
+        got = self.s3.get_object(Bucket="multirange", Key="r", Range="bytes=0-1,4-5")
+        self.assertEqual(got["ResponseMetadata"]["HTTPStatusCode"], 200)
+        self.assertNotIn("ContentRange", got)
+        self.assertEqual(got["ContentLength"], len(body))
+        self.assertEqual(got["Body"].read(), body)
+
+    def test_objects_stored_without_a_content_type_are_served_as_binary_octet_stream(self):
+        self.bucket("ctype")
+        (status, _, body), _ = self.signed_request("PUT", "/ctype/untyped", b"some bytes")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.s3.head_object(Bucket="ctype", Key="untyped")["ContentType"],
+                         "binary/octet-stream")
+        self.assertEqual(self.s3.get_object(Bucket="ctype", Key="untyped")["ContentType"],
+                         "binary/octet-stream")
+        upload = self.s3.create_multipart_upload(Bucket="ctype", Key="untyped-multi")["UploadId"]
+        (status, _, body), _ = self.signed_request(
+            "PUT", "/ctype/untyped-multi", b"part", query=f"partNumber=1&uploadId={upload}")
+        self.assertEqual(status, 200, body)
+        self.s3.complete_multipart_upload(
+            Bucket="ctype", Key="untyped-multi", UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": f'"{md5_hex(b"part")}"'}]})
+        self.assertEqual(self.s3.head_object(Bucket="ctype", Key="untyped-multi")["ContentType"],
+                         "binary/octet-stream")
+
+    def test_missing_keys_that_mention_a_bucket_are_no_such_key(self):
+        self.bucket("wordy")
+        for key in ("bucket", "my-bucket/data", "NoSuchBucket: bucket"):
+            err = self.error(self.s3.get_object, Bucket="wordy", Key=key)
+            self.assertEqual((err["Error"]["Code"], err["Error"]["Key"]), ("NoSuchKey", key))
+            err = self.error(self.s3.copy_object, Bucket="wordy", Key="dst",
+                             CopySource={"Bucket": "wordy", "Key": key})
+            self.assertEqual(err["Error"]["Code"], "NoSuchKey")
+        err = self.error(self.s3.get_object, Bucket="no-such-bucket-here", Key="bucket")
+        self.assertEqual((err["Error"]["Code"], err["Error"]["BucketName"]),
+                         ("NoSuchBucket", "no-such-bucket-here"))
+        err = self.error(self.s3.list_parts, Bucket="wordy", Key="bucket", UploadId="bucket")
+        self.assertEqual(err["Error"]["Code"], "NoSuchUpload")
+
+    def test_uploads_without_content_length_are_refused_with_411(self):
+        self.bucket("nolength")
+        status, _, body = self.send_without_length(
+            "PUT", "/nolength/k", self.signed_headers("PUT", "/nolength/k"))
+        self.assertEqual(status, 411)
+        self.assertIn(b"<Code>MissingContentLength</Code>", body)
+        upload = self.s3.create_multipart_upload(Bucket="nolength", Key="k")["UploadId"]
+        query = f"partNumber=1&uploadId={upload}"
+        status, _, body = self.send_without_length(
+            "PUT", f"/nolength/k?{query}", self.signed_headers("PUT", "/nolength/k", query))
+        self.assertEqual(status, 411)
+        self.assertIn(b"<Code>MissingContentLength</Code>", body)
+        self.assertNotIn("Contents", self.s3.list_objects_v2(Bucket="nolength"))
+        # Chunked transfer-encoding states no length and is fine; so is an empty body with one.
+        (status, _, body), _ = self.signed_request(
+            "PUT", "/nolength/chunked", b"chunked body", {"Transfer-Encoding": "chunked"})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(self.s3.get_object(Bucket="nolength", Key="chunked")["Body"].read(),
+                         b"chunked body")
+        self.s3.put_object(Bucket="nolength", Key="empty", Body=b"")
+        self.assertEqual(self.s3.head_object(Bucket="nolength", Key="empty")["ContentLength"], 0)
+
+    def test_delete_objects_needs_content_md5_or_a_checksum(self):
+        self.bucket("bulk")
+        for key in ("a", "b", "c"):
+            self.s3.put_object(Bucket="bulk", Key=key, Body=b"x")
+
+        def delete(key, headers):
+            body = f"<Delete><Object><Key>{key}</Key></Object></Delete>".encode()
+            headers = {name: value(body) for name, value in headers.items()}
+            (status, _, response), _ = self.signed_request("POST", "/bulk", body, headers,
+                                                           query="delete")
+            return status, response
+
+        status, body = delete("a", {})
+        self.assertEqual(status, 400)
+        self.assertIn(b"<Code>InvalidRequest</Code>", body)
+        md5 = lambda body: base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: E731
+        crc32 = lambda body: base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()  # noqa: E731,E501
+        self.assertEqual(delete("a", {"Content-MD5": md5})[0], 200)
+        self.assertEqual(delete("b", {"x-amz-checksum-crc32": crc32})[0], 200)
+        status, body = delete("c", {"x-amz-checksum-crc32": lambda body: "AAAAAA=="})
+        self.assertEqual(status, 400)
+        self.assertIn(b"<Code>BadDigest</Code>", body)
+        self.assertEqual([o["Key"] for o in self.s3.list_objects_v2(Bucket="bulk")["Contents"]],
+                         ["c"])
+
     def test_copy_and_delete_objects(self):
         self.bucket("copies")
         self.s3.put_object(Bucket="copies", Key="a", Body=b"AAA", ContentType="text/a",
@@ -330,6 +449,123 @@ class S3ApiTest(unittest.TestCase):
         err = self.error(self.s3.list_parts, Bucket="multi", Key="small", UploadId=small)
         self.assertEqual((err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]),
                          ("NoSuchUpload", 404))
+
+    def test_get_and_head_with_part_number_serve_one_part(self):
+        self.bucket("byparts")
+        parts = [os.urandom(5 * MIB), os.urandom(5 * MIB + 7), b"the last part"]
+        upload = self.s3.create_multipart_upload(Bucket="byparts", Key="m")["UploadId"]
+        etags = [self.s3.upload_part(Bucket="byparts", Key="m", UploadId=upload, PartNumber=i + 1,
+                                     Body=data)["ETag"] for i, data in enumerate(parts)]
+        done = self.s3.complete_multipart_upload(
+            Bucket="byparts", Key="m", UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": e}
+                                       for i, e in enumerate(etags)]})
+        total = sum(len(p) for p in parts)
+        offset = 0
+        for number, data in enumerate(parts, start=1):
+            got = self.s3.get_object(Bucket="byparts", Key="m", PartNumber=number)
+            self.assertEqual(got["ResponseMetadata"]["HTTPStatusCode"], 206)
+            self.assertEqual(got["ContentRange"],
+                             f"bytes {offset}-{offset + len(data) - 1}/{total}")
+            self.assertEqual(got["ContentLength"], len(data))
+            self.assertEqual(got["PartsCount"], 3)
+            self.assertEqual(got["ETag"], done["ETag"])
+            self.assertEqual(got["Body"].read(), data)
+            head = self.s3.head_object(Bucket="byparts", Key="m", PartNumber=number)
+            self.assertEqual(head["ResponseMetadata"]["HTTPStatusCode"], 206)
+            self.assertEqual((head["ContentLength"], head["PartsCount"]), (len(data), 3))
+            offset += len(data)
+        self.assertNotIn("PartsCount", self.s3.head_object(Bucket="byparts", Key="m"))
+        err = self.error(self.s3.get_object, Bucket="byparts", Key="m", PartNumber=4)
+        self.assertEqual((err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]),
+                         ("InvalidPartNumber", 416))
+        err = self.error(self.s3.head_object, Bucket="byparts", Key="m", PartNumber=4)
+        self.assertEqual(err["ResponseMetadata"]["HTTPStatusCode"], 416)
+        err = self.error(self.s3.get_object, Bucket="byparts", Key="m", PartNumber=1,
+                         Range="bytes=0-1")
+        self.assertEqual((err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]),
+                         ("InvalidRequest", 400))
+        (status, _, body), _ = self.signed_request("GET", "/byparts/m", query="partNumber=0")
+        self.assertEqual(status, 400)
+        self.assertIn(b"<Code>InvalidArgument</Code>", body)
+
+        # A single-part object is its own part 1, served as a range of the whole object.
+        self.s3.put_object(Bucket="byparts", Key="single", Body=b"0123456789")
+        got = self.s3.get_object(Bucket="byparts", Key="single", PartNumber=1)
+        self.assertEqual(got["ResponseMetadata"]["HTTPStatusCode"], 206)
+        self.assertEqual(got["ContentRange"], "bytes 0-9/10")
+        self.assertNotIn("PartsCount", got)
+        self.assertEqual(got["Body"].read(), b"0123456789")
+        err = self.error(self.s3.get_object, Bucket="byparts", Key="single", PartNumber=2)
+        self.assertEqual((err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]),
+                         ("InvalidPartNumber", 416))
+
+    def test_multipart_checksums_are_composite_for_every_algorithm(self):
+        self.bucket("mpsums")
+
+        def raw_checksum(algorithm, data):
+            if algorithm == "CRC32":
+                return zlib.crc32(data).to_bytes(4, "big")
+            if algorithm == "CRC32C":
+                return crt_checksums.crc32c(data).to_bytes(4, "big")
+            return hashlib.new(algorithm.lower(), data).digest()
+
+        parts = [os.urandom(5 * MIB), b"tail of the object"]
+        for algorithm in ("CRC32", "CRC32C", "SHA1", "SHA256"):
+            key = f"obj-{algorithm}"
+            field = f"Checksum{algorithm}"
+            created = self.s3.create_multipart_upload(Bucket="mpsums", Key=key,
+                                                      ChecksumAlgorithm=algorithm)
+            self.assertEqual(created.get("ChecksumAlgorithm"), algorithm)
+            upload = created["UploadId"]
+            listed = []
+            for number, data in enumerate(parts, start=1):
+                put = self.s3.upload_part(Bucket="mpsums", Key=key, UploadId=upload,
+                                          PartNumber=number, Body=data,
+                                          ChecksumAlgorithm=algorithm)
+                expected = base64.b64encode(raw_checksum(algorithm, data)).decode()
+                self.assertEqual(put.get(field), expected)
+                listed.append({"PartNumber": number, "ETag": put["ETag"], field: put[field]})
+            composite = base64.b64encode(raw_checksum(algorithm, b"".join(
+                raw_checksum(algorithm, p) for p in parts))).decode() + "-2"
+
+            err = self.error(self.s3.complete_multipart_upload, Bucket="mpsums", Key=key,
+                             UploadId=upload, MultipartUpload={"Parts": [
+                                 {"PartNumber": p["PartNumber"], "ETag": p["ETag"]}
+                                 for p in listed]})
+            self.assertEqual(err["Error"]["Code"], "InvalidRequest")
+            wrong = [dict(listed[0]), listed[1]]
+            wrong[0][field] = base64.b64encode(raw_checksum(algorithm, b"other")).decode()
+            err = self.error(self.s3.complete_multipart_upload, Bucket="mpsums", Key=key,
+                             UploadId=upload, MultipartUpload={"Parts": wrong})
+            self.assertEqual(err["Error"]["Code"], "InvalidPart")
+
+            done = self.s3.complete_multipart_upload(Bucket="mpsums", Key=key, UploadId=upload,
+                                                     MultipartUpload={"Parts": listed})
+            self.assertEqual(done.get(field), composite, algorithm)
+            head = self.s3.head_object(Bucket="mpsums", Key=key, ChecksumMode="ENABLED")
+            self.assertEqual(head.get(field), composite)
+            self.assertEqual(head["ResponseMetadata"]["HTTPHeaders"].get("x-amz-checksum-type"),
+                             "COMPOSITE")
+            got = self.s3.get_object(Bucket="mpsums", Key=key, ChecksumMode="ENABLED")
+            self.assertEqual(got.get(field), composite)
+            self.assertEqual(got["Body"].read(), b"".join(parts))
+            self.assertNotIn(field, self.s3.head_object(Bucket="mpsums", Key=key))
+            # One part with checksum mode: that part's own checksum (botocore verifies the body).
+            part = self.s3.get_object(Bucket="mpsums", Key=key, PartNumber=2,
+                                      ChecksumMode="ENABLED")
+            self.assertEqual(part.get(field), listed[1][field])
+            self.assertEqual(part["Body"].read(), parts[1])
+
+        # Parts sent without a checksum header still get the upload's algorithm.
+        upload = self.s3.create_multipart_upload(Bucket="mpsums", Key="implicit",
+                                                 ChecksumAlgorithm="CRC32")["UploadId"]
+        (status, headers, body), _ = self.signed_request(
+            "PUT", "/mpsums/implicit", b"no header", query=f"partNumber=1&uploadId={upload}")
+        self.assertEqual(status, 200, body)
+        crc = base64.b64encode(zlib.crc32(b"no header").to_bytes(4, "big")).decode()
+        self.assertEqual(headers.get("x-amz-checksum-crc32"), crc)
+        self.s3.abort_multipart_upload(Bucket="mpsums", Key="implicit", UploadId=upload)
 
     def test_large_bodies_stream_past_the_json_limit(self):
         self.bucket("large")

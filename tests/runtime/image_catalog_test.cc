@@ -11,6 +11,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Pair;
 using testing::PathExists;
 using testing::TempDir;
@@ -84,6 +85,19 @@ TEST_F(ImageCatalogTest, UnknownImageSaysHowToMapOrImportIt) {
   EXPECT_THAT(message, HasSubstr("\"pattern\""));
   EXPECT_THAT(message, HasSubstr("\"runtime\":\"host\""));
   EXPECT_THAT(message, HasSubstr("kiln image import"));
+}
+
+TEST_F(ImageCatalogTest, UnmappedSparkProcessingImageSaysNoSparkImageIsMapped) {
+  auto catalog = ImageCatalog::LoadOrCreate(path());
+  ASSERT_TRUE(catalog.ok());
+  const std::string uri =
+      "173754725891.dkr.ecr.us-east-1.amazonaws.com/sagemaker-spark-processing:3.1-cpu";
+  auto config = catalog->Resolve(uri);
+  ASSERT_EQ(config.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(config.status().message(), HasSubstr("no Spark image is mapped: image " + uri));
+  EXPECT_THAT(config.status().message(), HasSubstr("kiln image import"));
+  auto other = catalog->Resolve("myregistry.example.com/team/pipeline:3");
+  EXPECT_THAT(other.status().message(), Not(HasSubstr("Spark")));
 }
 
 TEST_F(ImageCatalogTest, UserEntriesAreMatchedInOrder) {

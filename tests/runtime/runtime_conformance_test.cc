@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "base/log_stream.h"
+#include "oci_test_util.h"
 #include "runtime/host_runtime.h"
 #include "runtime_test_util.h"
 
@@ -50,6 +51,13 @@ std::vector<RuntimeFactory> ConformanceFactories() {
          options.shim_path = testing::TestShimPath();
          return std::make_unique<HostRuntime>(options);
        }},
+      {"OciRunc", [] { return testing::OciTestable(); },
+       [] { return testing::MakeHostRootOciRuntime("runc"); }},
+      {"OciCrun",
+       [] {
+         return testing::OciTestable() && OciRuntime::Available(testing::TestOciOptions("crun"));
+       },
+       [] { return testing::MakeHostRootOciRuntime("crun"); }},
   };
 }
 
@@ -151,8 +159,9 @@ TEST_P(RuntimeConformanceTest, PassesExactlyTheGivenEnvironment) {
   ASSERT_EQ(Run(spec).exit_code, 0);
   std::set<std::string> vars;
   for (const std::string& line : LogMessages(spec.log_path)) {
-    // The sandbox's own working directory is the one variable a runtime may add.
-    if (line.rfind("PWD=", 0) != 0) vars.insert(line);
+    // The sandbox's own working directory and the user's home (which runc sets, as Docker
+    // does) are the variables a runtime may add.
+    if (line.rfind("PWD=", 0) != 0 && line.rfind("HOME=", 0) != 0) vars.insert(line);
   }
   EXPECT_EQ(vars, (std::set<std::string>{"PATH=/usr/local/bin:/usr/bin:/bin",
                                          "KILN_TEST_VAR=hello world"}));

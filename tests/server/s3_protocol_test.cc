@@ -42,6 +42,25 @@ TEST(S3ChecksumsTest, DigestsEncodeAsS3Does) {
             "15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225");
 }
 
+TEST(S3ChecksumsTest, CompositeChecksumIsTheChecksumOfThePartChecksumsWithTheirCount) {
+  // CRC32 of the raw part CRCs, big-endian: crc32("hello") = 3610a686, crc32("world") = 3a771143.
+  std::string part1 = Base64Encode(std::string("\x36\x10\xa6\x86", 4));
+  std::string part2 = Base64Encode(std::string("\x3a\x77\x11\x43", 4));
+  uint32_t expected = Crc32(0, std::string("\x36\x10\xa6\x86\x3a\x77\x11\x43", 8));
+  std::string expected_raw = {static_cast<char>(expected >> 24), static_cast<char>(expected >> 16),
+                              static_cast<char>(expected >> 8), static_cast<char>(expected)};
+  auto composite = CompositeChecksum(ChecksumAlgorithm::kCrc32, {part1, part2});
+  ASSERT_TRUE(composite.ok()) << composite.status().ToString();
+  EXPECT_EQ(*composite, Base64Encode(expected_raw) + "-2");
+  // SHA-256 of one part's SHA-256: "-1" even for a single part.
+  auto one = CompositeChecksum(ChecksumAlgorithm::kSha256,
+                               {"LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="});
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(*one, "lZXJ35AHUUjrBoYDZd8zWEt1v/eCpRDGzUiDpBmDPVA=-1");
+  EXPECT_FALSE(CompositeChecksum(ChecksumAlgorithm::kCrc32, {"not base64!"}).ok());
+  EXPECT_FALSE(CompositeChecksum(ChecksumAlgorithm::kCrc32, {part1 + "AAAA"}).ok());
+}
+
 TEST(S3ChecksumsTest, Base64RoundTripsAndRejectsGarbage) {
   for (std::string s : {"", "a", "ab", "abc", "abcd", "\xff\x00\x10"}) {
     auto decoded = Base64Decode(Base64Encode(s));
@@ -281,6 +300,38 @@ TEST(S3ErrorsTest, MapsStoreStatusesToS3Codes) {
       "EntityTooSmall");
   EXPECT_EQ(S3Status::Error("InvalidRange", "").http_status(), 416);
   EXPECT_EQ(S3Status::Error("NotImplemented", "").http_status(), 501);
+}
+
+TEST(S3ErrorsTest, MapsNotFoundByTheCodeTheStoreMessageStartsWith) {
+  // Regression: a key or upload id that mentions a bucket used to turn into NoSuchBucket.
+  auto key = S3StatusFromStatus(Status::NotFound("NoSuchKey: the key 'my-bucket/x' is gone"),
+                                NotFoundMeans::kKey);
+  EXPECT_EQ(key.code(), "NoSuchKey");
+  EXPECT_EQ(key.http_status(), 404);
+  EXPECT_EQ(S3StatusFromStatus(Status::NotFound("NoSuchUpload: The specified upload 'bucket' "
+                                                "does not exist."),
+                               NotFoundMeans::kUpload)
+                .code(),
+            "NoSuchUpload");
+  // The leading code wins over what the operation expected...
+  EXPECT_EQ(S3StatusFromStatus(Status::NotFound("NoSuchBucket: the bucket 'b' does not exist"),
+                               NotFoundMeans::kKey)
+                .code(),
+            "NoSuchBucket");
+  EXPECT_EQ(S3StatusFromStatus(Status::NotFound("NoSuchKey: gone"), NotFoundMeans::kBucket).code(),
+            "NoSuchKey");
+  // ...and without one, the operation's expectation decides, whatever the message says.
+  EXPECT_EQ(S3StatusFromStatus(Status::NotFound("no bucket here"), NotFoundMeans::kKey).code(),
+            "NoSuchKey");
+  EXPECT_EQ(S3StatusFromStatus(Status::FailedPrecondition("BucketNotEmpty: the bucket holds x"),
+                               NotFoundMeans::kBucket)
+                .code(),
+            "BucketNotEmpty");
+  EXPECT_EQ(LeadingS3Code("NoSuchKey: x"), "NoSuchKey");
+  EXPECT_EQ(LeadingS3Code("NoSuchKeys: x"), "");
+  EXPECT_EQ(LeadingS3Code("NoSuchKey-ish"), "");
+  EXPECT_EQ(S3Status::Error("InvalidPartNumber", "").http_status(), 416);
+  EXPECT_EQ(S3Status::Error("MissingContentLength", "").http_status(), 411);
 }
 
 TEST(S3ErrorsTest, WritesTheErrorDocumentAndNothingForHead) {

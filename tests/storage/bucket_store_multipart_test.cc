@@ -3,6 +3,7 @@
 
 #include "bucket_store_test_util.h"
 #include "storage/bucket_store.h"
+#include "storage/sqlite_db.h"
 
 namespace kiln {
 namespace {
@@ -10,7 +11,9 @@ namespace {
 using testing_util::BucketStoreTest;
 using testing_util::Md5Hex;
 using testing_util::PutPart;
+using testing_util::PutString;
 using testing_util::TreeOf;
+using testing_util::WriteAll;
 
 constexpr size_t kMiB = 1 << 20;
 
@@ -168,6 +171,78 @@ TEST_F(BucketStoreMultipartTest, AbortRemovesTheUploadAndItsParts) {
   EXPECT_EQ(FilesUnderBlobs(), 0);
   EXPECT_EQ(store().GetMultipartUpload("bucket", id).status().code(), StatusCode::kNotFound);
   EXPECT_EQ(store().HeadObject("bucket", "k").status().code(), StatusCode::kNotFound);
+}
+
+// A part with the checksums UploadPart would have computed (any strings do for the store).
+Result<PartInfo> PutPartWithChecksum(BucketStore& store, const std::string& upload_id, int number,
+                                     const std::string& data, const std::string& crc32) {
+  ASSIGN_OR_RETURN(std::unique_ptr<PendingBlob> blob, store.BeginBlob("bucket"));
+  RETURN_IF_ERROR(WriteAll(blob->fd(), data));
+  PartInfo info;
+  info.size = data.size();
+  info.etag = Md5Hex(data);
+  info.checksums = {{"CRC32", crc32}};
+  return store.CommitPart("bucket", upload_id, number, std::move(blob), std::move(info));
+}
+
+TEST_F(BucketStoreMultipartTest, CompletedObjectsRememberTheirPartsAndCompositeChecksums) {
+  std::string id = Create("parts", ObjectMeta{.checksums = {{"CRC32", ""}}});
+  std::string p1(5 * kMiB, '1'), p2 = "two";
+  // Part 2 is uploaded but not listed: it is not part of the object.
+  auto r1 = PutPartWithChecksum(store(), id, 1, p1, "crc-of-1");
+  auto r2 = PutPartWithChecksum(store(), id, 2, "unused", "crc-of-unused");
+  auto r3 = PutPartWithChecksum(store(), id, 3, p2, "crc-of-3");
+  ASSERT_TRUE(r1.ok() && r2.ok() && r3.ok());
+  auto done = store().CompleteMultipartUpload("bucket", id, {{1, r1->etag}, {3, r3->etag}},
+                                              {{"CRC32", "composite-2"}});
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  auto expect_parts = [&](const ObjectMeta& meta) {
+    ASSERT_EQ(meta.parts.size(), 2u);
+    EXPECT_EQ(meta.parts[0].size, p1.size());
+    EXPECT_EQ(meta.parts[0].checksums, (std::map<std::string, std::string>{{"CRC32", "crc-of-1"}}));
+    EXPECT_EQ(meta.parts[1].size, p2.size());
+    EXPECT_EQ(meta.parts[1].checksums.at("CRC32"), "crc-of-3");
+    EXPECT_EQ(meta.checksums, (std::map<std::string, std::string>{{"CRC32", "composite-2"}}));
+    EXPECT_EQ(meta.parts_count, 2);
+  };
+  expect_parts(*done);
+  Reopen();
+  auto head = store().HeadObject("bucket", "parts");
+  ASSERT_TRUE(head.ok());
+  expect_parts(*head);
+  auto open = store().OpenObjectForRead("bucket", "parts");
+  ASSERT_TRUE(open.ok());
+  ::close(open->fd);
+  expect_parts(open->meta);
+  auto copy = store().CopyObject("bucket", "parts", "bucket", "copy", std::nullopt);
+  ASSERT_TRUE(copy.ok());
+  expect_parts(*store().HeadObject("bucket", "copy"));
+  // A single-part object has none; a replaced multipart object loses them.
+  ASSERT_TRUE(PutString(store(), "bucket", "parts", "now a single part").ok());
+  EXPECT_TRUE(store().HeadObject("bucket", "parts")->parts.empty());
+}
+
+TEST_F(BucketStoreMultipartTest, OpensAStoreIndexedBeforePartsWereRecorded) {
+  ASSERT_TRUE(PutString(store(), "bucket", "old", "from an older Kiln").ok());
+  store_.reset();
+  {
+    auto db = storage_internal::SqliteDb::Open(root_ + "/index.db");
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_TRUE((*db)->Exec("ALTER TABLE objects DROP COLUMN part_list").ok());
+  }
+  Reopen();
+  EXPECT_EQ(Get("old"), "from an older Kiln");
+  EXPECT_TRUE(store().HeadObject("bucket", "old")->parts.empty());
+  std::string id = Create("new");
+  auto r1 = PutPart(store(), "bucket", id, 1, "only part");
+  ASSERT_TRUE(r1.ok());
+  ASSERT_TRUE(store().CompleteMultipartUpload("bucket", id, {{1, r1->etag}}).ok());
+  Reopen();
+  auto head = store().HeadObject("bucket", "new");
+  ASSERT_TRUE(head.ok());
+  ASSERT_EQ(head->parts.size(), 1u);
+  EXPECT_EQ(head->parts[0].size, 9u);
+  EXPECT_EQ(Get("old"), "from an older Kiln");
 }
 
 TEST_F(BucketStoreMultipartTest, ListMultipartUploadsFiltersByPrefixAndSortsByKey) {
