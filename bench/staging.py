@@ -10,7 +10,7 @@ the bucket with the AWS CLI, then times, for each data set and direction:
   rclone  rclone copy --transfers 16 --checkers 16 (otherwise default settings)
 Each run uses a fresh local directory or key prefix, is verified afterwards (every file's size and
 MD5 against the source; uploads by their ETags), and is followed by `sync` so no run pays for an
-earlier run's dirty pages. Times are wall-clock times of the whole client process. Prints the
+earlier run's dirty pages; what the runs wrote is deleted only after the last run of a row. Times are wall-clock times of the whole client process. Prints the
 median of --runs runs and the ratio peer / Kiln (above 1: Kiln is faster). Not a test: run it by
 hand on a quiet machine.
 
@@ -252,6 +252,10 @@ def run_bench(args, work, sets):
             verify_upload(s3, seed + "/", sets[name])
             os.sync()
             for direction in ("down", "up"):
+                # Downloads and uploads are removed only after the last run: on this ext4 (no
+                # journal) creating files costs several times more CPU while many inodes were
+                # deleted in the last minutes, which would charge each client for the one before.
+                downloads, uploads = [], []
                 for run in range(args.runs):
                     # Rotate the order so no client always runs first (or right after another).
                     order = TOOLS[run % 3:] + TOOLS[:run % 3]
@@ -263,14 +267,14 @@ def run_bench(args, work, sets):
                             seconds, client_cpu, server_cpu, out = timed(argv, env,
                                                                          server.proc.pid)
                             verify_download(os.path.join(dest, "data"), sets[name])
-                            shutil.rmtree(dest)
+                            downloads.append(dest)
                         else:
                             prefix = f"up/{name}/{tool}/{run}"
                             argv, env = clients.up(tool, os.path.join(args.data_dir, name), prefix)
                             seconds, client_cpu, server_cpu, out = timed(argv, env,
                                                                          server.proc.pid)
                             verify_upload(s3, prefix + "/", sets[name])
-                            delete_prefix(s3, prefix + "/")
+                            uploads.append(prefix + "/")
                         os.sync()
                         inner = out.split("seconds=")[1].split()[0] if "seconds=" in out else ""
                         print(f"  {name:5} {direction:4} run {run + 1} {tool:6} {seconds:7.2f} s"
@@ -279,6 +283,10 @@ def run_bench(args, work, sets):
                               + f"  load {load()}", flush=True)
                         results.setdefault((name, direction, tool), []).append(
                             (seconds, client_cpu, server_cpu))
+                for dest in downloads:
+                    shutil.rmtree(dest)
+                for prefix in uploads:
+                    delete_prefix(s3, prefix)
             delete_prefix(s3, seed + "/")
     finally:
         server.stop()

@@ -62,8 +62,9 @@ class S3ObjectStore : public ObjectStore {
                                        const std::string& prefix) override;
   // HEAD, then one GET for objects up to part_size or parallel ranged GETs (If-Match on the ETag,
   // so a concurrent overwrite fails instead of mixing versions) into a preallocated temporary
-  // beside `dest_path`; the size and, for plain-MD5 ETags, the MD5 are checked before fsync and
-  // rename. The destination's directory must exist.
+  // beside `dest_path`; the size and, for plain-MD5 ETags, the MD5 are checked before the rename.
+  // The file is not fsynced: staged inputs live only as long as their job's sandbox, and after a
+  // crash of the machine the job fails or is staged again. The destination's directory must exist.
   Status GetToFile(const std::string& bucket, const std::string& key,
                    const std::string& dest_path) override;
   // ResourceExhausted above 64 MiB: this is for manifests, not data.
