@@ -4,12 +4,11 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/status.h"
 
@@ -26,12 +25,12 @@ bool IsTerminal(JobStatus status);
 struct InputSpec {
   std::string name;
   bool app_managed = false;
-  std::string uri;               // s3://, https:// or file://
-  std::string local_path;        // under /opt/ml/processing/
-  std::string data_type;         // S3Prefix | ManifestFile
-  std::string input_mode;        // File | Pipe
-  std::string distribution;      // FullyReplicated | ShardedByS3Key
-  std::string compression;       // None | Gzip
+  std::string uri;           // s3://, https:// or file://
+  std::string local_path;    // under /opt/ml/processing/
+  std::string data_type;     // S3Prefix | ManifestFile
+  std::string input_mode;    // File | Pipe
+  std::string distribution;  // FullyReplicated | ShardedByS3Key
+  std::string compression;   // None | Gzip
 };
 
 struct OutputSpec {
@@ -39,7 +38,7 @@ struct OutputSpec {
   bool app_managed = false;
   std::string uri;
   std::string local_path;
-  std::string upload_mode;       // EndOfJob | Continuous
+  std::string upload_mode;  // EndOfJob | Continuous
 };
 
 // A validated, defaults-filled CreateProcessingJob request in typed form.

@@ -1,7 +1,8 @@
 // Request validation for the SageMaker processing-job operations: every model rule (required,
 // type, length, range, count, pattern, enum) and every semantic rule of spec §3 and §8.14.
 // Failures are InvalidArgument with a Coral-style message, e.g.
-//   "1 validation error detected: Value 'FastFile' at 'processingInputs.1.member.s3Input.s3InputMode'
+//   "1 validation error detected: Value 'FastFile' at
+//   'processingInputs.1.member.s3Input.s3InputMode'
 //    failed to satisfy constraint: Member must satisfy enum value set: [Pipe, File]"
 // Resource-level checks (duplicates, capacity, unknown jobs) belong to the callers.
 #pragma once

@@ -12,8 +12,8 @@
 
 #include "base/fs.h"
 #include "runtime/host_runtime.h"
-#include "runtime/oci_runtime.h"
 #include "runtime/image_catalog.h"
+#include "runtime/oci_runtime.h"
 #include "scheduler/job_credentials.h"
 #include "scheduler/job_environment.h"
 #include "scheduler/job_service.h"

@@ -4,11 +4,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "api/processing_job.h"
 #include "base/status.h"
@@ -16,9 +15,9 @@
 namespace kiln {
 
 struct JobRecord {
-  std::string name;            // as given by the client; unique case-insensitively
+  std::string name;  // as given by the client; unique case-insensitively
   std::string arn;
-  nlohmann::json request;      // the normalized CreateProcessingJob body (Tags included)
+  nlohmann::json request;  // the normalized CreateProcessingJob body (Tags included)
   JobStatus status = JobStatus::kInProgress;
   std::string failure_reason;  // empty: none
   std::string exit_message;    // empty: none
@@ -26,7 +25,7 @@ struct JobRecord {
   int64_t last_modified_time_ms = 0;
   std::optional<int64_t> start_time_ms;
   std::optional<int64_t> end_time_ms;
-  bool stop_requested = false;      // Stop or timeout asked for; survives restarts
+  bool stop_requested = false;  // Stop or timeout asked for; survives restarts
   nlohmann::json backend_state = nlohmann::json::object();  // what the backend needs to recover
 };
 
