@@ -124,20 +124,7 @@ S3Status BucketOps::GetBucketSubresource(S3Request& request, const std::string& 
   if (subresource == "versioning") {
     WriteXml(XmlWriter("VersioningConfiguration").Finish(), response);
   } else if (subresource == "acl") {
-    XmlWriter xml("AccessControlPolicy");
-    xml.Open("Owner");
-    xml.Element("ID", context_->options.account_id);
-    xml.Element("DisplayName", context_->options.owner_name);
-    xml.Close();
-    xml.Open("AccessControlList");
-    xml.Open("Grant");
-    xml.Raw(
-        "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-        "xsi:type=\"CanonicalUser\"><ID>" +
-        XmlEscapeText(context_->options.account_id) + "</ID><DisplayName>" +
-        XmlEscapeText(context_->options.owner_name) + "</DisplayName></Grantee>");
-    xml.Element("Permission", "FULL_CONTROL");
-    WriteXml(xml.Finish(), response);
+    WriteOwnerFullControlAcl(*context_, response);
   } else if (subresource == "tagging") {
     return S3Status::Error("NoSuchTagSet", "The TagSet does not exist")
         .With("BucketName", request.bucket);
@@ -162,6 +149,23 @@ S3Status BucketOps::GetBucketSubresource(S3Request& request, const std::string& 
                            "Kiln does not implement GET ?" + subresource + " on buckets");
   }
   return S3Status::Ok();
+}
+
+void WriteOwnerFullControlAcl(const S3Context& context, HttpResponse& response) {
+  XmlWriter xml("AccessControlPolicy");
+  xml.Open("Owner");
+  xml.Element("ID", context.options.account_id);
+  xml.Element("DisplayName", context.options.owner_name);
+  xml.Close();
+  xml.Open("AccessControlList");
+  xml.Open("Grant");
+  xml.Raw(
+      "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+      "xsi:type=\"CanonicalUser\"><ID>" +
+      XmlEscapeText(context.options.account_id) + "</ID><DisplayName>" +
+      XmlEscapeText(context.options.owner_name) + "</DisplayName></Grantee>");
+  xml.Element("Permission", "FULL_CONTROL");
+  WriteXml(xml.Finish(), response);
 }
 
 }  // namespace kiln::s3api

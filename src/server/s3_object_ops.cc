@@ -388,20 +388,7 @@ S3Status ObjectOps::GetObjectSubresource(S3Request& request, const std::string& 
     xml.Open("TagSet");
     WriteXml(xml.Finish(), response);
   } else if (subresource == "acl") {
-    XmlWriter xml("AccessControlPolicy");
-    xml.Open("Owner");
-    xml.Element("ID", context_->options.account_id);
-    xml.Element("DisplayName", context_->options.owner_name);
-    xml.Close();
-    xml.Open("AccessControlList");
-    xml.Open("Grant");
-    xml.Raw(
-        "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
-        "xsi:type=\"CanonicalUser\"><ID>" +
-        XmlEscapeText(context_->options.account_id) + "</ID><DisplayName>" +
-        XmlEscapeText(context_->options.owner_name) + "</DisplayName></Grantee>");
-    xml.Element("Permission", "FULL_CONTROL");
-    WriteXml(xml.Finish(), response);
+    WriteOwnerFullControlAcl(*context_, response);
   } else {
     return S3Status::Error("NotImplemented",
                            "Kiln does not implement GET ?" + subresource + " on objects");

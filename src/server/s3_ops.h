@@ -32,6 +32,8 @@ void WriteXml(std::string xml, HttpResponse& response);
 // bucket if the store says the bucket is gone, else what `not_found` says.
 S3Status StoreError(const S3Context& context, const std::string& bucket, const Status& status,
                     NotFoundMeans not_found);
+// The one ACL Kiln has, for GET ?acl on buckets and objects: the owner with FULL_CONTROL.
+void WriteOwnerFullControlAcl(const S3Context& context, HttpResponse& response);
 // The ETag as S3 quotes it.
 std::string QuoteEtag(const std::string& etag);
 

@@ -2,26 +2,10 @@
 
 #include <charconv>
 
+#include "storage/s3_xml.h"
+
 namespace kiln::s3api {
 namespace {
-
-void AppendUtf8(uint32_t code, std::string& out) {
-  if (code < 0x80) {
-    out.push_back(static_cast<char>(code));
-  } else if (code < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (code >> 6)));
-    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-  } else if (code < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (code >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (code >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-  }
-}
 
 // Finds the next start tag named `tag` at or after `from`: returns the position of '<' and sets
 // `content` to just after '>' (npos if none). `self_closing` tells <tag/>.
@@ -167,45 +151,7 @@ std::vector<std::string_view> XmlChildren(std::string_view xml, std::string_view
   return out;
 }
 
-Result<std::string> XmlDecodeText(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '&') {
-      out.push_back(text[i]);
-      continue;
-    }
-    size_t semi = text.find(';', i);
-    if (semi == std::string_view::npos) return Status::InvalidArgument("unterminated XML entity");
-    std::string_view entity = text.substr(i + 1, semi - i - 1);
-    if (entity == "amp") {
-      out.push_back('&');
-    } else if (entity == "lt") {
-      out.push_back('<');
-    } else if (entity == "gt") {
-      out.push_back('>');
-    } else if (entity == "quot") {
-      out.push_back('"');
-    } else if (entity == "apos") {
-      out.push_back('\'');
-    } else if (entity.size() > 1 && entity[0] == '#') {
-      bool hex = entity[1] == 'x' || entity[1] == 'X';
-      std::string_view digits = entity.substr(hex ? 2 : 1);
-      uint32_t code = 0;
-      auto [ptr, ec] =
-          std::from_chars(digits.data(), digits.data() + digits.size(), code, hex ? 16 : 10);
-      if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size() ||
-          code > 0x10FFFF) {
-        return Status::InvalidArgument("bad XML character reference");
-      }
-      AppendUtf8(code, out);
-    } else {
-      return Status::InvalidArgument("unknown XML entity &" + std::string(entity) + ";");
-    }
-    i = semi;
-  }
-  return out;
-}
+Result<std::string> XmlDecodeText(std::string_view text) { return s3::XmlUnescape(text); }
 
 Result<std::optional<std::string>> XmlChildText(std::string_view xml, std::string_view tag) {
   auto children = XmlChildren(xml, tag);
