@@ -14,6 +14,9 @@ packages=(
   bubblewrap python3 python3-pandas python3-sklearn python3-boto3 python-is-python3 python3-pip
   # tests and benchmarks: real AWS clients, curl, process tools
   awscli rclone curl procps hyperfine ca-certificates
+  # the Slurm backend and its test cluster (scripts/slurm-cluster.sh): munge, the controller, the node
+  # daemon, the client commands and the REST daemon; ip and nsenter/unshare for the nodes' namespaces
+  munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin iproute2 util-linux
 )
 
 # node + npm run the test suite's npm tools (s3rver, the AWS SDK for JavaScript; see

@@ -48,6 +48,14 @@ Status WriteFileAtomically(const std::string& path, std::string_view data, int m
   return SyncDirectory(Parent(path));
 }
 
+Status WriteFileUnsynced(const std::string& path, std::string_view data, int mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Status::FromErrno("create " + path, errno);
+  Status st = WriteAll(fd, data, path);
+  if (::close(fd) != 0 && st.ok()) st = Status::FromErrno("close " + path, errno);
+  return st;
+}
+
 Result<std::string> ReadFile(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

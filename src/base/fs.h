@@ -13,6 +13,10 @@ namespace kiln {
 // the directory. `mode` is the new file's permission bits.
 Status WriteFileAtomically(const std::string& path, std::string_view data, int mode = 0644);
 
+// Writes `data` to `path` (created or truncated) without fsync: for files that are rewritten
+// whenever they are needed again, so a crash may leave them torn but never matters.
+Status WriteFileUnsynced(const std::string& path, std::string_view data, int mode = 0644);
+
 // Reads a whole file. NotFound if it does not exist.
 Result<std::string> ReadFile(const std::string& path);
 

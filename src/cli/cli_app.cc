@@ -78,6 +78,7 @@ Result<ServerOptions> ToServerOptions(const ServerFlags& flags) {
   options.s3_access_key_id = flags.s3_access_key_id;
   options.s3_secret_access_key = flags.s3_secret_access_key;
   options.s3_region = flags.s3_region;
+  if (!flags.job_network.empty()) options.private_job_networks = flags.job_network == "private";
   return options;
 }
 
@@ -207,6 +208,12 @@ int CliMain(int argc, const char* const* argv, const CliHooks& hooks, std::ostre
                      "Secret access key for --s3-endpoint (jobs get it too)");
   server->add_option("--s3-region", server_flags.s3_region,
                      "Region to sign --s3-endpoint requests for (default: --region)");
+  server
+      ->add_option("--job-network", server_flags.job_network,
+                   "private (default): each job gets its own network, which reaches its other "
+                   "instances and Kiln only; host: jobs share the host's network (to reach an "
+                   "external S3 endpoint or the internet)")
+      ->check(CLI::IsMember({"private", "host"}));
 
   try {
     app.parse(argc, argv);

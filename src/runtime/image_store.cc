@@ -2,10 +2,8 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
-#include <spawn.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,8 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/fs.h"
-
-extern char** environ;
+#include "runtime/process_util.h"
 
 namespace kiln {
 namespace {
@@ -39,49 +36,6 @@ int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// Runs argv to completion; its stdout and stderr (combined, at most 64 KiB) go to `output`.
-Status RunTool(const std::vector<std::string>& args, std::string* output = nullptr) {
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
-  std::vector<char*> argv;
-  std::vector<std::string> copy = args;
-  for (std::string& arg : copy) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(pipe_fds[1]);
-  if (rc != 0) {
-    ::close(pipe_fds[0]);
-    return Status::FromErrno("run " + args[0], rc);
-  }
-  std::string text;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(pipe_fds[0], buf, sizeof buf)) != 0) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (text.size() < 65536) text.append(buf, static_cast<size_t>(n));
-  }
-  ::close(pipe_fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (output != nullptr) *output = text;
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    return Status::Internal(args[0] + " failed: " + (text.empty() ? "no output" : text));
-  }
-  return Status::Ok();
 }
 
 // A fresh scratch directory inside the store (same file system, so results can be renamed).

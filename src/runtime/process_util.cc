@@ -1,9 +1,13 @@
 #include "runtime/process_util.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <sstream>
 
@@ -70,6 +74,64 @@ bool IsSameProcess(pid_t pid, uint64_t start_time) {
   if (pid <= 0) return false;
   auto stat = ReadProcessStat(pid);
   return stat.ok() && stat->start_time == start_time;
+}
+
+Status RunTool(const std::vector<std::string>& args, std::string* output,
+               const std::string& input) {
+  int out_fds[2];
+  int in_fds[2];
+  if (::pipe2(out_fds, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+  if (::pipe2(in_fds, O_CLOEXEC) != 0) {
+    ::close(out_fds[0]);
+    ::close(out_fds[1]);
+    return Status::FromErrno("pipe", errno);
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_fds[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out_fds[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, out_fds[1], 2);
+  std::vector<char*> argv;
+  std::vector<std::string> copy = args;
+  for (std::string& arg : copy) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out_fds[1]);
+  ::close(in_fds[0]);
+  if (rc != 0) {
+    ::close(out_fds[0]);
+    ::close(in_fds[1]);
+    return Status::FromErrno("run " + args[0], rc);
+  }
+  for (size_t done = 0; done < input.size();) {
+    ssize_t n = ::write(in_fds[1], input.data() + done, input.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // the program stopped reading; its exit status tells
+    done += static_cast<size_t>(n);
+  }
+  ::close(in_fds[1]);
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out_fds[0], buf, sizeof buf)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (text.size() < 65536) text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(out_fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (output != nullptr) *output = text;
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    return Status::Internal(args[0] + " failed: " + (text.empty() ? "no output" : text));
+  }
+  return Status::Ok();
 }
 
 }  // namespace kiln

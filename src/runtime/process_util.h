@@ -36,4 +36,10 @@ int PidfdSendSignal(int pidfd, int sig);
 // True if `pid` exists and started at `start_time`.
 bool IsSameProcess(pid_t pid, uint64_t start_time);
 
+// Runs the program argv[0] (an absolute path) to completion with `input` on its stdin (small:
+// written whole before the output is read); its stdout and stderr, combined and cut at 64 KiB,
+// go to `output`. Internal naming the program and its output unless it exits 0.
+Status RunTool(const std::vector<std::string>& args, std::string* output = nullptr,
+               const std::string& input = "");
+
 }  // namespace kiln

@@ -1,6 +1,6 @@
 // Runtime: runs one instance of a processing job (one container, hostname algo-N) in isolation,
 // with resource limits, and reports how it ended. Implementations: the host sandbox
-// (bubblewrap on the host's own filesystem) now, OCI containers (runc/crun) later.
+// (bubblewrap on the host's own filesystem) and OCI containers (runc/crun).
 // Instances are supervised by a small shim process so that they outlive a server crash and a
 // restarted server can re-attach with Recover().
 #pragma once
@@ -42,8 +42,8 @@ struct InstanceSpec {
   // OCI runtime only (the host runtime ignores them):
   std::string rootfs;  // the image's root directory, shared read-only by every instance
   std::string user;    // the image's User: "", "uid[:gid]" or "name[:group]" (looked up in rootfs)
-  // Seams for per-job networks (later): a network namespace to join instead of a fresh one, and a
-  // file bound read-only over /etc/hosts. Empty: decided by network_isolated.
+  // A job's private network (runtime/job_network.h): the network namespace to join instead of a
+  // fresh one, and a file bound read-only over /etc/hosts. Empty: decided by network_isolated.
   std::string network_namespace;
   std::string hosts_file;
 };

@@ -25,6 +25,7 @@ std::vector<std::string> BuildSandboxArgv(const ShimConfig& config, int info_fd)
   auto add = [&argv](std::initializer_list<std::string> args) { argv.insert(argv.end(), args); };
   add({"--ro-bind", "/usr", "/usr"});
   add({"--ro-bind", "/etc", "/etc"});
+  if (!spec.hosts_file.empty()) add({"--ro-bind", spec.hosts_file, "/etc/hosts"});
   add({"--symlink", "usr/bin", "/bin"});
   add({"--symlink", "usr/lib", "/lib"});
   add({"--symlink", "usr/sbin", "/sbin"});
@@ -58,8 +59,9 @@ std::vector<std::string> BuildSandboxArgv(const ShimConfig& config, int info_fd)
   for (const std::string& dir : parents) add({"--perms", "0755", "--dir", dir});
   for (const Mount& m : mounts) add({m.read_only ? "--ro-bind" : "--bind", m.source, m.target});
   add({"--unshare-pid", "--unshare-ipc", "--unshare-uts"});
-  // Without isolation the host network is shared (per-job networks come later).
-  if (spec.network_isolated) add({"--unshare-net"});
+  // A job's network namespace was joined by the shim before bwrap started; without one and
+  // without isolation the host network is shared.
+  if (spec.network_namespace.empty() && spec.network_isolated) add({"--unshare-net"});
   add({"--hostname", spec.hostname.empty() ? "localhost" : spec.hostname});
   add({"--die-with-parent", "--new-session"});
   add({"--clearenv"});

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -177,6 +178,17 @@ class Shim {
       if (null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(out[1], 1) < 0 || ::dup2(err[1], 2) < 0 ||
           (info[1] >= 0 && ::dup2(info[1], kInfoFdInChild) < 0)) {
         ::_exit(127);
+      }
+      // bwrap cannot join a network namespace itself (it keeps the one it starts in): join it
+      // here, after the redirections so that a failure shows in the log.
+      if (!oci() && !config_.spec.network_namespace.empty()) {
+        int ns = ::open(config_.spec.network_namespace.c_str(), O_RDONLY | O_CLOEXEC);
+        if (ns < 0 || ::setns(ns, CLONE_NEWNET) != 0) {
+          std::fprintf(stderr, "kiln-shim: join network namespace %s: %s\n",
+                       config_.spec.network_namespace.c_str(), std::strerror(errno));
+          ::_exit(127);
+        }
+        ::close(ns);
       }
       ::execv(argv[0], argv.data());
       std::fprintf(stderr, "kiln-shim: exec %s: %s\n", argv[0], std::strerror(errno));

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
@@ -34,6 +35,19 @@ class EndpointSlot {
   std::string url_;  // guarded by mu_
 };
 
+// Makes the Kiln endpoint reachable from inside a job's private network (the server listens on
+// the namespace's own loopback), since the job's bridge has no route to the host.
+class EndpointPublisher {
+ public:
+  virtual ~EndpointPublisher() = default;
+  // Opens the endpoint in the network namespace at `netns_path` on `port` there (0: the
+  // server's own port); returns the URL instances there use. Waits a bounded time for the
+  // server to be listening. A restarted server passes the port its jobs were told about.
+  virtual Result<std::string> Publish(const std::string& netns_path, uint16_t port) = 0;
+  // Closes what Publish opened there. OK to call for a namespace never published.
+  virtual void Withdraw(const std::string& netns_path) = 0;
+};
+
 // The services a job may talk to. Pointers are owned by the server and outlive every runner.
 struct JobServices {
   std::string region = "us-east-1";
@@ -44,6 +58,8 @@ struct JobServices {
   std::string s3_secret_access_key;
   JobCredentials* credentials = nullptr;  // null: jobs get no credentials of their own
   std::string python_dir;                 // host dir with sitecustomize.py; empty: none
+  // Null: jobs on private networks cannot reach Kiln (tests without a server).
+  EndpointPublisher* endpoint_publisher = nullptr;
 
   bool external_s3() const { return !s3_endpoint.empty(); }
 };

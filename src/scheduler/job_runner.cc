@@ -146,8 +146,75 @@ void JobRunner::Run() {
     if (!st.ok()) return Finish(JobStatus::kFailed, "InternalServerError: " + st.message());
   }
   Status started = StartInstances();
-  if (!started.ok()) return Finish(JobStatus::kFailed, started.message());
+  if (!started.ok()) {
+    TearDownNetwork();
+    return Finish(JobStatus::kFailed, started.message());
+  }
   Supervise();
+}
+
+JobNetworkNames NetworkNamesFor(const RunnerContext& ctx, const JobLayout& layout) {
+  return JobNetworkNames::For(ctx.jobs_root, layout.job_dir.substr(layout.job_dir.rfind('/') + 1));
+}
+
+bool JobRunner::UsesPrivateNetwork() const {
+  return ctx_->private_networks && !spec_.network_isolation;
+}
+
+Result<std::string> JobRunner::SetUpNetwork() {
+  std::vector<std::string> hosts;
+  for (const InstanceLayout& inst : layout_.instances) hosts.push_back(inst.host);
+  auto network = JobNetwork::Create(ctx_->network_options, NetworkNamesFor(*ctx_, layout_),
+                                    std::move(hosts), layout_.job_dir + "/hosts");
+  if (!network.ok()) return network.status();
+  network_ = std::move(network).value();
+  std::string url;
+  EndpointPublisher* publisher = ctx_->services.endpoint_publisher;
+  for (size_t i = 0; publisher != nullptr && i < network_->size(); ++i) {
+    auto published = publisher->Publish(network_->NamespacePath(i), 0);
+    if (!published.ok()) {
+      TearDownNetwork();
+      return published.status().WithPrefix("open the Kiln endpoint in the job's network");
+    }
+    url = *published;
+  }
+  return url;
+}
+
+void JobRunner::RestoreNetwork() {
+  if (!UsesPrivateNetwork()) return;
+  std::vector<std::string> hosts;
+  for (const InstanceLayout& inst : layout_.instances) hosts.push_back(inst.host);
+  auto network = JobNetwork::Adopt(ctx_->network_options, NetworkNamesFor(*ctx_, layout_),
+                                   std::move(hosts), layout_.job_dir + "/hosts");
+  if (!network.ok()) return;  // its instances ran without one; nothing to reopen or remove
+  network_ = std::move(network).value();
+  // The instances were told this port; the restarted server may listen on another.
+  uint16_t port = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    port = static_cast<uint16_t>(record_.backend_state.value("endpoint_port", 0));
+  }
+  EndpointPublisher* publisher = ctx_->services.endpoint_publisher;
+  for (size_t i = 0; publisher != nullptr && i < network_->size(); ++i) {
+    auto published = publisher->Publish(network_->NamespacePath(i), port);
+    if (!published.ok()) {
+      Log(i,
+          "could not reopen the Kiln endpoint after the restart: " + published.status().message());
+    }
+  }
+}
+
+void JobRunner::TearDownNetwork() {
+  if (network_ == nullptr) return;
+  EndpointPublisher* publisher = ctx_->services.endpoint_publisher;
+  for (size_t i = 0; publisher != nullptr && i < network_->size(); ++i) {
+    publisher->Withdraw(network_->NamespacePath(i));
+  }
+  Status removed = network_->Destroy();
+  // A leftover is removed at the next server start; the job's outcome does not depend on it.
+  if (!removed.ok()) Log(0, "could not remove the job's network: " + removed.message());
+  network_.reset();
 }
 
 Status JobRunner::StartInstances() {
@@ -179,7 +246,17 @@ Status JobRunner::StartInstances() {
       !ctx_->services.external_s3()) {
     credential = JobCredential::Generate();
   }
-  const auto env = InstanceEnv(image->env, credential);
+  // The network exists before the environment is built: it names the endpoint inside it.
+  std::string network_endpoint;
+  if (UsesPrivateNetwork()) {
+    auto endpoint = SetUpNetwork();
+    if (!endpoint.ok()) {
+      return Status::Internal("InternalServerError: could not set up the job's network: " +
+                              endpoint.status().message());
+    }
+    network_endpoint = *endpoint;
+  }
+  const auto env = InstanceEnv(image->env, credential, network_endpoint);
 
   ResourceLimits limits =
       LimitsForInstanceType(spec_.instance_type, ctx_->host_cpus, ctx_->host_memory_bytes);
@@ -202,14 +279,18 @@ Status JobRunner::StartInstances() {
     s.rootfs = image->rootfs;  // empty for the host runtime
     s.user = image->user;
     s.limits = limits;
-    // Host network unless isolated, so jobs reach the Kiln endpoint (per-job networks come later).
     s.network_isolated = spec_.network_isolation;
+    if (network_ != nullptr) {
+      s.network_namespace = network_->NamespacePath(specs.size());
+      s.hosts_file = network_->hosts_file();
+    }
     specs.push_back(std::move(s));
   }
 
   std::unique_lock<std::mutex> lock(mu_);
   if (record_.stop_requested) {
     lock.unlock();
+    TearDownNetwork();
     Finish(JobStatus::kStopped, "");
     return Status::Ok();
   }
@@ -217,6 +298,11 @@ Status JobRunner::StartInstances() {
   RETURN_IF_ERROR(PersistLocked([&](JobRecord& r) {
     r.backend_state["phase"] = "running";
     r.backend_state["runtime"] = image->runtime;
+    // "http://127.0.0.1:<port>", reopened on the same port after a restart.
+    if (!network_endpoint.empty()) {
+      r.backend_state["endpoint_port"] =
+          std::atoi(network_endpoint.c_str() + network_endpoint.rfind(':') + 1);
+    }
     if (credential) r.backend_state["job_credential"] = credential->ToJson();
   }));
   if (credential) ctx_->services.credentials->Register(name_, *credential);
@@ -254,12 +340,12 @@ Result<std::vector<std::unique_ptr<PipeFeeder>>> JobRunner::StartFeeders(size_t 
 
 std::vector<std::pair<std::string, std::string>> JobRunner::InstanceEnv(
     const std::vector<std::pair<std::string, std::string>>& image_env,
-    const std::optional<JobCredential>& credential) {
+    const std::optional<JobCredential>& credential, const std::string& network_endpoint) {
   std::vector<std::pair<std::string, std::string>> env = image_env;
   for (const auto& kv : ctx_->platform_env) env.push_back(kv);
   if (!spec_.network_isolation) {
-    std::string kiln_endpoint;
-    if (ctx_->services.kiln_endpoint != nullptr) {
+    std::string kiln_endpoint = network_endpoint;
+    if (!UsesPrivateNetwork() && ctx_->services.kiln_endpoint != nullptr) {
       kiln_endpoint = ctx_->services.kiln_endpoint->Wait(kEndpointWait);
     }
     for (auto& kv : ServiceEnvironment(ctx_->services, kiln_endpoint,
@@ -291,6 +377,7 @@ void JobRunner::RestoreCredential() {
 
 void JobRunner::Resume(std::vector<std::unique_ptr<Instance>> instances) {
   RestoreCredential();
+  RestoreNetwork();
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& instance : instances) {
@@ -387,6 +474,7 @@ void JobRunner::Supervise() {
   lock.unlock();
   // Continuous outputs stop here; the sweep below uploads every file once more.
   uploader.reset();
+  TearDownNetwork();
 
   bool failed = false;
   std::string reason = FinalFailure(&failed);

@@ -16,6 +16,7 @@
 #include "api/processing_job.h"
 #include "base/clock.h"
 #include "runtime/image_catalog.h"
+#include "runtime/job_network.h"
 #include "runtime/runtime.h"
 #include "scheduler/continuous_uploader.h"
 #include "scheduler/job_environment.h"
@@ -42,7 +43,14 @@ struct RunnerContext {
   JobServices services;
   // How long a Continuous output's file must stay unchanged before it is uploaded.
   int64_t continuous_quiet_ms = 1000;
+  // Jobs without network isolation get a private network each (runtime/job_network.h), named
+  // after jobs_root; false: they share the host's network.
+  bool private_networks = false;
+  JobNetworkOptions network_options;
 };
+
+// The names of a job's private network on this backend.
+JobNetworkNames NetworkNamesFor(const RunnerContext& ctx, const JobLayout& layout);
 
 class JobRunner : public std::enable_shared_from_this<JobRunner> {
  public:
@@ -82,11 +90,20 @@ class JobRunner : public std::enable_shared_from_this<JobRunner> {
   // Starts one PipeFeeder per Pipe-mode input for instance `index` (before it starts).
   Result<std::vector<std::unique_ptr<PipeFeeder>>> StartFeeders(size_t index);
   // The environment of every instance: image, platform, services (§8.17), then the request's.
+  // `network_endpoint` is the Kiln endpoint inside the job's private network, if it has one.
   std::vector<std::pair<std::string, std::string>> InstanceEnv(
       const std::vector<std::pair<std::string, std::string>>& image_env,
-      const std::optional<JobCredential>& credential);
+      const std::optional<JobCredential>& credential, const std::string& network_endpoint);
+  bool UsesPrivateNetwork() const;
   // Makes the job's own access key valid again (Resume), if it has one.
   void RestoreCredential();
+  // Creates the job's private network and opens the Kiln endpoint in it; returns the endpoint
+  // URL for the instances (empty without a publisher).
+  Result<std::string> SetUpNetwork();
+  // After a restart: finds the job's network again and reopens the endpoint in it.
+  void RestoreNetwork();
+  // Closes the endpoints and removes the network, once no instance runs any more.
+  void TearDownNetwork();
   // Called when a feeder has finished; records "pipes_done" once every one ended OK. Holds mu_.
   void OnFeederDoneLocked();
   void Supervise();
@@ -99,6 +116,7 @@ class JobRunner : public std::enable_shared_from_this<JobRunner> {
   const std::string name_;
   const JobSpec spec_;
   JobLayout layout_;
+  std::unique_ptr<JobNetwork> network_;  // set before instances start, or by RestoreNetwork
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -1,6 +1,7 @@
 #include "scheduler/local_backend.h"
 
 #include <cctype>
+#include <set>
 #include <thread>
 
 #include "base/fs.h"
@@ -109,6 +110,7 @@ Status LocalBackend::Remove(const JobRecord& record) {
 Status LocalBackend::Recover() {
   const RunnerContext& ctx = options_.context;
   ASSIGN_OR_RETURN(std::vector<JobRecord> unfinished, ctx.store->ListUnfinished());
+  std::set<std::string> live_networks;  // tags of the networks of re-attached jobs
   for (JobRecord& record : unfinished) {
     std::string name = record.name;
     auto spec = JobSpecFromRequest(record.request);
@@ -151,10 +153,17 @@ Status LocalBackend::Recover() {
       LaunchLocked(active, 0, [reason](JobRunner& r) { r.FailNow(reason); });
       continue;
     }
+    live_networks.insert(NetworkNamesFor(ctx, *layout).tag);
     // Re-attached instances hold capacity even if that oversubscribes the machine for a while.
     auto shared = std::make_shared<std::vector<std::unique_ptr<Instance>>>(std::move(instances));
     LaunchLocked(active, runner->instance_count(),
                  [shared](JobRunner& r) { r.Resume(std::move(*shared)); });
+  }
+  if (ctx.private_networks) {
+    // What a crash left: networks of jobs that ended or never started (they get a new one).
+    auto removed = RemoveStaleJobNetworks(
+        ctx.network_options, JobNetworkNames::For(ctx.jobs_root, "").owner, live_networks);
+    if (!removed.ok()) return removed.status().WithPrefix("remove stale job networks");
   }
   std::lock_guard<std::mutex> lock(mu_);
   DispatchLocked();

@@ -16,6 +16,7 @@
 #include <condition_variable>
 #include <exception>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -79,7 +80,7 @@ class HttpServer::Impl {
         handler_(std::move(handler)),
         error_formatter_(error_formatter ? std::move(error_formatter) : DefaultErrorFormatter),
         ioc_(options_.io_threads),
-        acceptor_(asio::make_strand(ioc_)),
+        main_listener_(std::make_shared<Listener>(asio::make_strand(ioc_))),
         workers_(static_cast<size_t>(options_.worker_threads)) {}
 
   ~Impl() { Stop(); }
@@ -87,6 +88,8 @@ class HttpServer::Impl {
   Status Listen();
   void Run();
   void Stop();
+  Result<uint64_t> AddListener(int fd);
+  void RemoveListener(uint64_t id);
 
   const HttpServerOptions& options() const { return options_; }
   const Handler& handler() const { return handler_; }
@@ -101,7 +104,15 @@ class HttpServer::Impl {
   }
 
  private:
-  void Accept();
+  // One listening socket; its acceptor and retry timer are used only on its strand.
+  struct Listener {
+    explicit Listener(asio::strand<asio::io_context::executor_type> strand)
+        : acceptor(strand), retry_timer(strand) {}
+    tcp::acceptor acceptor;
+    asio::steady_timer retry_timer;
+  };
+  void Accept(std::shared_ptr<Listener> listener);
+  static void Close(const std::shared_ptr<Listener>& listener);
 
   const HttpServerOptions options_;
   const Handler handler_;
@@ -116,8 +127,10 @@ class HttpServer::Impl {
 
   asio::io_context ioc_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_guard_;
-  tcp::acceptor acceptor_;  // used only on its strand after Listen()
-  asio::steady_timer accept_retry_timer_{acceptor_.get_executor()};
+  // The main listener, and the extra ones AddListener adopted (guarded by mu_), by id.
+  std::shared_ptr<Listener> main_listener_;
+  std::map<uint64_t, std::shared_ptr<Listener>> extra_listeners_;
+  uint64_t next_listener_id_ = 1;
   tcp::endpoint endpoint_;
   std::vector<std::thread> io_threads_;
   asio::thread_pool workers_;
@@ -595,11 +608,12 @@ Status HttpServer::Impl::Listen() {
                                    "': " + ec.message());
   }
   tcp::endpoint endpoint = results.begin()->endpoint();
-  acceptor_.open(endpoint.protocol(), ec);
-  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (!ec) endpoint_ = acceptor_.local_endpoint(ec);
+  tcp::acceptor& acceptor = main_listener_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) endpoint_ = acceptor.local_endpoint(ec);
   if (ec) {
     return Status::Unavailable("cannot listen on " + options_.host + ":" +
                                std::to_string(options_.port) + ": " + ec.message());
@@ -609,38 +623,80 @@ Status HttpServer::Impl::Listen() {
 
 void HttpServer::Impl::Run() {
   work_guard_.emplace(ioc_.get_executor());
-  asio::dispatch(acceptor_.get_executor(), [this] { Accept(); });
+  asio::dispatch(main_listener_->acceptor.get_executor(),
+                 [this, listener = main_listener_] { Accept(listener); });
   for (int i = 0; i < options_.io_threads; ++i) {
     io_threads_.emplace_back([this] { ioc_.run(); });
   }
 }
 
-void HttpServer::Impl::Accept() {
-  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-    if (ec) {
-      // Typically EMFILE: back off briefly instead of spinning.
-      accept_retry_timer_.expires_after(std::chrono::milliseconds(50));
-      accept_retry_timer_.async_wait([this](beast::error_code wait_ec) {
-        if (!wait_ec) Accept();
+void HttpServer::Impl::Accept(std::shared_ptr<Listener> listener) {
+  tcp::acceptor& acceptor = listener->acceptor;
+  acceptor.async_accept(
+      asio::make_strand(ioc_), [this, listener](beast::error_code ec, tcp::socket socket) {
+        if (ec == asio::error::operation_aborted || !listener->acceptor.is_open()) return;
+        if (ec) {
+          // Typically EMFILE: back off briefly instead of spinning.
+          listener->retry_timer.expires_after(std::chrono::milliseconds(50));
+          listener->retry_timer.async_wait([this, listener](beast::error_code wait_ec) {
+            if (!wait_ec) Accept(listener);
+          });
+          return;
+        }
+        // A response can leave in several writes (header, file chunks). With Nagle on, a short last
+        // write waits for the ACK of the previous one, which the peer delays by up to 40 ms: every
+        // small GET on a kept-alive connection took 44 ms instead of 0.3 ms.
+        beast::error_code nodelay_ec;
+        socket.set_option(tcp::no_delay(true), nodelay_ec);
+        auto connection = std::make_shared<Connection>(std::move(socket), this);
+        bool stopping;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          stopping = stopped_;
+          if (!stopping) connections_.emplace(connection.get(), connection);
+        }
+        if (!stopping) connection->Start();
+        Accept(listener);
       });
-      return;
-    }
-    // A response can leave in several writes (header, file chunks). With Nagle on, a short last
-    // write waits for the ACK of the previous one, which the peer delays by up to 40 ms: every
-    // small GET on a kept-alive connection took 44 ms instead of 0.3 ms.
-    beast::error_code nodelay_ec;
-    socket.set_option(tcp::no_delay(true), nodelay_ec);
-    auto connection = std::make_shared<Connection>(std::move(socket), this);
-    bool stopping;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping = stopped_;
-      if (!stopping) connections_.emplace(connection.get(), connection);
-    }
-    if (!stopping) connection->Start();
-    Accept();
+}
+
+void HttpServer::Impl::Close(const std::shared_ptr<Listener>& listener) {
+  asio::post(listener->acceptor.get_executor(), [listener] {
+    beast::error_code ec;
+    listener->acceptor.close(ec);
+    listener->retry_timer.cancel();
   });
+}
+
+Result<uint64_t> HttpServer::Impl::AddListener(int fd) {
+  auto listener = std::make_shared<Listener>(asio::make_strand(ioc_));
+  beast::error_code ec;
+  listener->acceptor.assign(tcp::v4(), fd, ec);
+  if (ec) {
+    ::close(fd);
+    return Status::InvalidArgument("cannot adopt listening socket: " + ec.message());
+  }
+  uint64_t id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return Status::Unavailable("the server is stopping");
+    id = next_listener_id_++;
+    extra_listeners_[id] = listener;
+  }
+  asio::dispatch(listener->acceptor.get_executor(), [this, listener] { Accept(listener); });
+  return id;
+}
+
+void HttpServer::Impl::RemoveListener(uint64_t id) {
+  std::shared_ptr<Listener> listener;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = extra_listeners_.find(id);
+    if (it == extra_listeners_.end()) return;
+    listener = std::move(it->second);
+    extra_listeners_.erase(it);
+  }
+  Close(listener);
 }
 
 void HttpServer::Impl::Stop() {
@@ -651,11 +707,12 @@ void HttpServer::Impl::Stop() {
     stopped_ = true;
   }
   if (io_threads_.empty()) return;  // never started
-  asio::post(acceptor_.get_executor(), [this] {
-    beast::error_code ec;
-    acceptor_.close(ec);
-    accept_retry_timer_.cancel();
-  });
+  Close(main_listener_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, listener] : extra_listeners_) Close(listener);
+    extra_listeners_.clear();
+  }
   {
     std::unique_lock<std::mutex> lock(mu_);
     for (auto& [ptr, weak] : connections_) {
@@ -705,5 +762,9 @@ std::string HttpServer::address() const {
 }
 
 void HttpServer::Stop() { impl_->Stop(); }
+
+Result<uint64_t> HttpServer::AddListener(int fd) { return impl_->AddListener(fd); }
+
+void HttpServer::RemoveListener(uint64_t id) { impl_->RemoveListener(id); }
 
 }  // namespace kiln

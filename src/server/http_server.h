@@ -172,6 +172,12 @@ class HttpServer {
   // The bound address as "ip:port".
   std::string address() const;
 
+  // Also accepts connections on `fd`, an IPv4 TCP socket already listening (e.g. one made in a
+  // job's network namespace). Takes ownership of `fd`; returns an id for RemoveListener.
+  Result<uint64_t> AddListener(int fd);
+  // Stops accepting on a listener AddListener adopted and closes it; its connections stay.
+  void RemoveListener(uint64_t id);
+
   // Stops accepting, closes idle connections, lets in-flight requests finish and send their
   // responses for up to options.stop_grace, then closes everything and joins all threads. Waits
   // for running handlers to return. Idempotent; must not be called from a handler.

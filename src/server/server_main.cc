@@ -23,6 +23,7 @@
 #include "server/http_server.h"
 #include "server/log_source.h"
 #include "server/logs_api.h"
+#include "server/namespace_endpoints.h"
 #include "storage/bucket_store.h"
 #include "storage/file_uri_resolver.h"
 #include "storage/s3_resolver.h"
@@ -71,8 +72,9 @@ struct ServerParts {
   std::unique_ptr<BucketStore> buckets;
   std::unique_ptr<ObjectStoreResolver> embedded_s3;  // serves s3:// from `buckets`
   CompositeResolver resolver;
-  JobCredentials job_credentials;  // running jobs' access keys (spec §8.17)
-  EndpointSlot endpoint;           // this server's URL, once bound
+  JobCredentials job_credentials;          // running jobs' access keys (spec §8.17)
+  EndpointSlot endpoint;                   // this server's URL, once bound
+  NamespaceEndpoints namespace_endpoints;  // Kiln's endpoint inside jobs' private networks
   std::unique_ptr<HostRuntime> host_runtime;
   std::unique_ptr<OciRuntime> oci_runtime;  // null when runc is not installed
   std::unique_ptr<LocalBackend> backend;
@@ -238,6 +240,15 @@ int RunServer(const ServerOptions& options) {
   ctx.services.kiln_endpoint = &parts.endpoint;
   ctx.services.credentials = &parts.job_credentials;
   ctx.services.python_dir = data_dir + "/python";
+  if (options.private_job_networks) {
+    if (::access(ctx.network_options.ip_path.c_str(), X_OK) != 0) {
+      return Fail(ctx.network_options.ip_path +
+                  " (iproute2) is missing: it sets up jobs' private networks; install it or "
+                  "run with --job-network host");
+    }
+    ctx.private_networks = true;
+    ctx.services.endpoint_publisher = &parts.namespace_endpoints;
+  }
   if (parts.external_s3) {
     ctx.services.s3_endpoint = options.s3_endpoint;
     ctx.services.s3_access_key_id = options.s3_access_key_id;
@@ -295,6 +306,7 @@ int RunServer(const ServerOptions& options) {
       });
   if (!http.ok()) return Fail(http.status().ToString());
   parts.http = std::move(http).value();
+  parts.namespace_endpoints.Attach(parts.http.get());
 
   std::string url_host = host.find(':') != std::string::npos ? "[" + host + "]" : host;
   std::string endpoint = "http://" + url_host + ":" + std::to_string(parts.http->port());
@@ -310,6 +322,7 @@ int RunServer(const ServerOptions& options) {
   spdlog::info("received signal {}, shutting down", sig);
   parts.http->Stop();
   parts.backend->Shutdown();
+  parts.namespace_endpoints.Attach(nullptr);
   return 0;
 }
 

@@ -25,6 +25,9 @@ struct ServerOptions {
   std::string s3_access_key_id;
   std::string s3_secret_access_key;
   std::string s3_region;  // empty: the server's region
+  // Each job without network isolation gets a private network (runtime/job_network.h) in which
+  // Kiln's endpoint is reachable; false: jobs share the host's network.
+  bool private_job_networks = true;
 };
 
 // The per-user data directory: $KILN_DATA_DIR, else $XDG_DATA_HOME/kiln, else ~/.local/share/kiln.

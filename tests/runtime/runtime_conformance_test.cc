@@ -16,6 +16,7 @@
 #include "base/log_stream.h"
 #include "oci_test_util.h"
 #include "runtime/host_runtime.h"
+#include "runtime/job_network.h"
 #include "runtime_test_util.h"
 
 namespace kiln {
@@ -220,6 +221,61 @@ TEST_P(RuntimeConformanceTest, IsolatedNetworkHasOnlyLoopback) {
   InstanceSpec spec = ShellSpec("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
   ASSERT_EQ(Run(spec).exit_code, 0);
   EXPECT_EQ(LogMessages(spec.log_path), std::vector<std::string>{"lo"});
+}
+
+// Two instances on a job network, as a two-host job: algo-2 serves, algo-1 connects by name.
+TEST_P(RuntimeConformanceTest, InstancesOnAJobNetworkTalkOverTcpByHostname) {
+  auto network = JobNetwork::Create({}, JobNetworkNames::For(dir_.path(), "conformance-talk"),
+                                    {"algo-1", "algo-2"}, dir_.path() + "/hosts");
+  ASSERT_TRUE(network.ok()) << network.status().ToString();
+  const std::string server_py =
+      "import socket\n"
+      "s = socket.create_server(('', 7777))\n"
+      "c, peer = s.accept()\n"
+      "open('/opt/ml/processing/output/served', 'w').write(c.recv(100).decode() + ' from ' + "
+      "socket.gethostbyaddr(peer[0])[0])\n"
+      "c.sendall(b'hello algo-1')\n";
+  const std::string client_py =
+      "import socket, time\n"
+      "for _ in range(200):\n"
+      "    try:\n"
+      "        c = socket.create_connection(('algo-2', 7777)); break\n"
+      "    except OSError: time.sleep(0.05)\n"
+      "c.sendall(b'hello algo-2')\n"
+      "print(c.recv(100).decode())\n";
+  InstanceSpec server = MakeSpec({"python3", "-c", server_py});
+  server.hostname = "algo-2";
+  server.network_namespace = (*network)->NamespacePath(1);
+  server.hosts_file = (*network)->hosts_file();
+  InstanceSpec client = MakeSpec({"python3", "-c", client_py});
+  client.network_namespace = (*network)->NamespacePath(0);
+  client.hosts_file = (*network)->hosts_file();
+  auto serving = StartOrDie(server);
+  ASSERT_NE(serving, nullptr);
+  EXPECT_EQ(Run(client).exit_code, 0);
+  auto served = WaitWithDeadline(*serving);
+  ASSERT_TRUE(served.has_value());
+  EXPECT_EQ(served->exit_code, 0) << ::testing::PrintToString(LogMessages(server.log_path));
+  EXPECT_EQ(LogMessages(client.log_path), std::vector<std::string>{"hello algo-1"});
+  auto text = ReadFile(output_dir() + "/served");
+  ASSERT_TRUE(text.ok());
+  EXPECT_EQ(*text, "hello algo-2 from algo-1");
+  EXPECT_TRUE((*network)->Destroy().ok());
+}
+
+// A one-host job network: loopback only, and the instance's own name resolves.
+TEST_P(RuntimeConformanceTest, OneHostJobNetworkHasOnlyLoopbackAndResolvesItsName) {
+  auto network = JobNetwork::Create({}, JobNetworkNames::For(dir_.path(), "conformance-one"),
+                                    {"algo-1"}, dir_.path() + "/hosts");
+  ASSERT_TRUE(network.ok()) << network.status().ToString();
+  InstanceSpec spec = ShellSpec(
+      "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; "
+      "python3 -c 'import socket; print(socket.gethostbyname(\"algo-1\"))'");
+  spec.network_namespace = (*network)->NamespacePath(0);
+  spec.hosts_file = (*network)->hosts_file();
+  ASSERT_EQ(Run(spec).exit_code, 0) << ::testing::PrintToString(LogMessages(spec.log_path));
+  EXPECT_EQ(LogMessages(spec.log_path), (std::vector<std::string>{"lo", "127.0.1.1"}));
+  EXPECT_TRUE((*network)->Destroy().ok());
 }
 
 TEST_P(RuntimeConformanceTest, TerminateDeliversSigtermToTheMainProcess) {
