@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <map>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "server/s3_ops.h"
 #include "server/s3_upload.h"
 #include "server/s3_xml.h"
+#include "storage/object_blobs.h"
 
 namespace kiln::s3api {
 namespace {
@@ -23,22 +25,10 @@ constexpr int kMaxPartNumber = 10000;
 // What S3 serves objects stored without a Content-Type as.
 constexpr const char* kDefaultContentType = "binary/octet-stream";
 
-// Closes an fd on scope exit unless released.
-class FdCloser {
- public:
-  explicit FdCloser(int fd) : fd_(fd) {}
-  ~FdCloser() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
+// A GET whose bytes span blobs (a Range across the parts of a multipart object) is read into
+// memory up to this size; that is one copy, as the file body's pread is. Longer ones are copied
+// into an unlinked temporary of the store first.
+constexpr uint64_t kMaxInMemorySpan = 16ull << 20;
 
 // What a GET or HEAD serves: the whole object, a Range of it or one part (?partNumber).
 struct Slice {
@@ -135,6 +125,36 @@ S3Status CheckKey(const S3Request& request) {
   return S3Status::Ok();
 }
 
+// Points the response's body at the slice's bytes (see kMaxInMemorySpan).
+S3Status SetBody(BucketStore& store, const std::string& bucket, const ObjectBlobs& blobs,
+                 const Slice& slice, HttpResponse& response) {
+  auto internal = [&](const Status& st) {
+    return S3Status::Error("InternalError", "reading the object failed: " + st.message());
+  };
+  if (std::optional<BlobSlice> one = FindBlobSlice(blobs, slice.offset, slice.length)) {
+    auto fd = blobs.Open(one->index);
+    if (!fd.ok()) return internal(fd.status());
+    response.file_body = std::make_shared<HttpFileBody>(fd->Release(), one->offset, slice.length);
+    return S3Status::Ok();
+  }
+  if (slice.length <= kMaxInMemorySpan) {
+    response.body.resize(slice.length);
+    Status read = ReadObjectRangeInto(blobs, slice.offset, slice.length, response.body.data());
+    if (!read.ok()) response.body.clear();
+    return read.ok() ? S3Status::Ok() : internal(read);
+  }
+  // Until HttpFileBody can send several files, a long span is copied into one first.
+  auto temp = store.BeginBlob(bucket);
+  if (!temp.ok()) return internal(temp.status());
+  Status copied = CopyObjectRange(blobs, slice.offset, slice.length, (*temp)->fd(), "a range");
+  if (!copied.ok()) return internal(copied);
+  int fd = ::fcntl((*temp)->fd(), F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return internal(Status::FromErrno("dup", errno));
+  temp->reset();  // unlinks the temporary; `fd` keeps its bytes until the body is sent
+  response.file_body = std::make_shared<HttpFileBody>(fd, 0, slice.length);
+  return S3Status::Ok();
+}
+
 }  // namespace
 
 S3Status ObjectOps::PutObject(S3Request& request, HttpResponse& response) {
@@ -186,7 +206,6 @@ S3Status ObjectOps::GetObject(S3Request& request, HttpResponse& response) {
     return StoreError(*context_, request.bucket, object.status(), NotFoundMeans::kKey)
         .With("Key", request.key);
   }
-  FdCloser closer(object->fd);
   const ObjectMeta& meta = object->meta;
   switch (EvaluatePreconditions(request.http->headers, meta.etag, meta.last_modified_ms)) {
     case Precondition::kFailed:
@@ -235,8 +254,11 @@ S3Status ObjectOps::GetObject(S3Request& request, HttpResponse& response) {
   response.headers.Set("Content-Length", std::to_string(slice.length));
   if (!head) {
     response.headers.Remove("Content-Length");
-    response.file_body =
-        std::make_shared<HttpFileBody>(closer.release(), slice.offset, slice.length);
+    if (S3Status st = SetBody(*context_->store, request.bucket, *object->blobs, slice, response);
+        !st.ok()) {
+      response.headers = HttpHeaders();
+      return st;
+    }
   }
   return S3Status::Ok();
 }

@@ -56,8 +56,28 @@ ObjectRow ReadObjectRow(const SqlQuery& q) {
   row.meta.user_metadata = DecodeStringMap(q.ColumnString(6));
   row.meta.checksums = DecodeStringMap(q.ColumnString(7));
   row.meta.parts_count = static_cast<int>(q.ColumnInt(8));
-  row.blob = q.ColumnString(9);
+  row.blobs = SplitBlobIds(q.ColumnString(9));
   return row;
+}
+
+std::string JoinBlobIds(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const std::string& id : ids) {
+    if (!out.empty()) out += ',';
+    out += id;
+  }
+  return out;
+}
+
+std::vector<std::string> SplitBlobIds(std::string_view column) {
+  std::vector<std::string> ids;
+  while (!column.empty()) {
+    size_t comma = column.find(',');
+    ids.emplace_back(column.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    column.remove_prefix(comma + 1);
+  }
+  return ids;
 }
 
 int64_t NowMs() {

@@ -6,6 +6,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 #include "storage/bucket_store.h"
@@ -57,11 +58,17 @@ CREATE TABLE IF NOT EXISTS parts(
 #define KILN_OBJECT_COLUMNS \
   "key, size, etag, modified_ms, content_type, headers, user_meta, checksums, parts_count, blob"
 
-// An object row: its metadata and the id of the blob holding its bytes.
+// An object row: its metadata and the ids of the blobs holding its bytes, in order. The blob
+// column holds one id, or (an object completed from a multipart upload) its parts' ids joined
+// with ','; then ObjectMeta::parts gives each blob's length.
 struct ObjectRow {
   ObjectMeta meta;
-  std::string blob;
+  std::vector<std::string> blobs;
 };
+
+// The blob column's encoding of a list of blob ids (ids are hex and never contain ',').
+std::string JoinBlobIds(const std::vector<std::string>& ids);
+std::vector<std::string> SplitBlobIds(std::string_view column);
 
 // Reads KILN_OBJECT_COLUMNS starting at column 0.
 ObjectRow ReadObjectRow(const SqlQuery& q);

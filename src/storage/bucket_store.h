@@ -16,6 +16,7 @@
 
 #include "base/status.h"
 #include "storage/object_store.h"
+#include "storage/safe_fs.h"
 
 namespace kiln {
 
@@ -60,10 +61,24 @@ class PendingBlob {
   virtual const std::string& path() const = 0;
 };
 
-// An object opened for reading: the fd stays valid even if the object is replaced or deleted.
+// The bytes of an open object as the blobs that hold them, in order: one blob, or one per part
+// for an object completed from a multipart upload (completion only re-indexes the parts). While
+// it lives, every blob stays readable even if the object is replaced or deleted meanwhile. It must
+// not outlive its store. See object_blobs.h for reading ranges across blobs.
+class ObjectBlobs {
+ public:
+  virtual ~ObjectBlobs() = default;
+  virtual size_t count() const = 0;
+  // The length of blob `i`; the lengths add up to the object's size.
+  virtual uint64_t length(size_t i) const = 0;
+  // A new read-only descriptor of blob `i` (i < count()), for pread.
+  virtual Result<UniqueFd> Open(size_t i) const = 0;
+};
+
+// An object opened for reading.
 struct OpenObject {
   ObjectMeta meta;
-  int fd = -1;  // owned: close it
+  std::unique_ptr<ObjectBlobs> blobs;
 };
 
 struct ListObjectsRequest {
@@ -137,9 +152,10 @@ class BucketStore {
   virtual Result<PartInfo> CommitPart(const std::string& bucket, const std::string& upload_id,
                                       int part_number, std::unique_ptr<PendingBlob> blob,
                                       PartInfo info) = 0;
-  // Concatenates the listed parts (ascending part numbers, ETags must match: InvalidArgument
+  // Makes the listed parts (ascending part numbers, ETags must match: InvalidArgument
   // naming InvalidPart/InvalidPartOrder otherwise; every part but the last >= 5 MiB:
-  // InvalidArgument "EntityTooSmall") into the object; ETag = hex MD5 of the parts' binary MD5s
+  // InvalidArgument "EntityTooSmall") the object, in order, without copying bytes; ETag = hex MD5
+  // of the parts' binary MD5s
   // + "-<count>". The object records the listed parts' sizes and checksums (ObjectMeta::parts)
   // and `checksums` as its own (the composite checksums the caller computed from the parts').
   // The upload is gone afterwards.

@@ -9,32 +9,17 @@
 
 #include "storage/bucket_names.h"
 #include "storage/md5_digest.h"
+#include "storage/object_blobs.h"
 #include "storage/safe_fs.h"
 
 namespace kiln {
 namespace {
 
 constexpr uint64_t kMaxGetBytes = 64ull << 20;
-constexpr size_t kReadChunk = 1 << 20;
 constexpr uint64_t kParallelDigestBytes = 16ull << 20;
 
 std::string Describe(const std::string& bucket, const std::string& key) {
   return "key '" + key + "' in bucket '" + bucket + "'";
-}
-
-// Reads until `sink` has seen the whole file or returns an error.
-Status ReadChunks(int fd, const std::string& what,
-                  const std::function<Status(std::string_view chunk)>& sink) {
-  std::string buf(kReadChunk, '\0');
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::FromErrno("read " + what, errno);
-    }
-    if (n == 0) return Status::Ok();
-    RETURN_IF_ERROR(sink(std::string_view(buf.data(), static_cast<size_t>(n))));
-  }
 }
 
 }  // namespace
@@ -62,7 +47,6 @@ Result<std::vector<ObjectInfo>> EmbeddedObjectStore::List(const std::string& buc
 Status EmbeddedObjectStore::GetToFile(const std::string& bucket, const std::string& key,
                                       const std::string& dest_path) {
   ASSIGN_OR_RETURN(OpenObject object, Open(bucket, key));
-  UniqueFd src(object.fd);
   size_t slash = dest_path.rfind('/');
   std::string dest_dir = slash == std::string::npos ? "." : dest_path.substr(0, slash);
   if (dest_dir.empty()) dest_dir = "/";
@@ -72,13 +56,17 @@ Status EmbeddedObjectStore::GetToFile(const std::string& bucket, const std::stri
   }
   UniqueFd dir(::open(dest_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) return Status::FromErrno("open directory " + dest_dir, errno);
-  return ReplaceFileFromFd(dir.get(), dest_name, src.get(), dest_path);
+  return ReplaceFileWith(
+      dir.get(), dest_name,
+      [&](int out_fd) {
+        return CopyObjectRange(*object.blobs, 0, object.meta.size, out_fd, dest_path);
+      },
+      dest_path);
 }
 
 Result<std::string> EmbeddedObjectStore::GetBytes(const std::string& bucket,
                                                   const std::string& key) {
   ASSIGN_OR_RETURN(OpenObject object, Open(bucket, key));
-  UniqueFd src(object.fd);
   if (object.meta.size > kMaxGetBytes) {
     return Status::ResourceExhausted("object (" + Describe(bucket, key) + ") is " +
                                      std::to_string(object.meta.size) + " bytes; at most " +
@@ -86,10 +74,10 @@ Result<std::string> EmbeddedObjectStore::GetBytes(const std::string& bucket,
   }
   std::string out;
   out.reserve(object.meta.size);
-  RETURN_IF_ERROR(ReadChunks(src.get(), Describe(bucket, key), [&](std::string_view chunk) {
-    out.append(chunk);
-    return Status::Ok();
-  }));
+  RETURN_IF_ERROR(ReadObjectRange(*object.blobs, 0, object.meta.size, [&](std::string_view chunk) {
+                    out.append(chunk);
+                    return Status::Ok();
+                  }).WithPrefix(Describe(bucket, key)));
   return out;
 }
 
@@ -134,8 +122,7 @@ Status EmbeddedObjectStore::PutFromFile(const std::string& bucket, const std::st
 Status EmbeddedObjectStore::ReadObject(const std::string& bucket, const std::string& key,
                                        const std::function<Status(std::string_view chunk)>& sink) {
   ASSIGN_OR_RETURN(OpenObject object, Open(bucket, key));
-  UniqueFd src(object.fd);
-  return ReadChunks(src.get(), Describe(bucket, key), sink);
+  return ReadObjectRange(*object.blobs, 0, object.meta.size, sink);
 }
 
 }  // namespace kiln

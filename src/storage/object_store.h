@@ -29,6 +29,12 @@ class ObjectStore {
   // Downloads an object to `dest_path`, which appears only once complete. NotFound if absent.
   virtual Status GetToFile(const std::string& bucket, const std::string& key,
                            const std::string& dest_path) = 0;
+  // The same for an object whose size a listing gave (a hint: the object may have changed since);
+  // stores that can use it to save requests override this.
+  virtual Status GetToFileOfSize(const std::string& bucket, const std::string& key,
+                                 const std::string& dest_path, uint64_t /*listed_size*/) {
+    return GetToFile(bucket, key, dest_path);
+  }
   // Reads a small object whole (manifests). NotFound if absent.
   virtual Result<std::string> GetBytes(const std::string& bucket, const std::string& key) = 0;
   // Uploads `src_path` as an object; readers see the old object or the whole new one.

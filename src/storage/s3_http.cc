@@ -109,6 +109,7 @@ struct HttpClient::Attempt {
   Status sink_status;
   Status read_status;
   uint64_t read_pos = 0;
+  bool empty_range = false;  // accept_416 and a Content-Range of total 0: stop after the header
 
   bool Failed() const { return response.status < 200 || response.status >= 300; }
 
@@ -124,7 +125,14 @@ struct HttpClient::Attempt {
     }
     size_t colon = line.find(':');
     if (colon != std::string_view::npos) {
-      self->response.headers[Lower(Trim(line.substr(0, colon)))] = Trim(line.substr(colon + 1));
+      std::string name = Lower(Trim(line.substr(0, colon)));
+      std::string value = Trim(line.substr(colon + 1));
+      if (self->request->accept_416 && name == "content-range" && value.ends_with("/0")) {
+        self->empty_range = true;
+      }
+      self->response.headers[std::move(name)] = std::move(value);
+    } else if (self->empty_range && Trim(line).empty()) {
+      return 0;  // the header is complete and there is no body to wait for
     }
     return size * n;
   }
@@ -364,6 +372,10 @@ Result<Response> HttpClient::Send(const Request& request) {
 
     FailureClass failure{StatusCode::kOk, false};
     std::string detail;
+    if (attempt.empty_range && (code == CURLE_WRITE_ERROR || code == CURLE_OK)) {
+      attempt.response.status = 416;  // an empty object (see Request::accept_416)
+      return std::move(attempt.response);
+    }
     if (code != CURLE_OK) {
       failure = {IsRetryableCurlCode(code) ? StatusCode::kUnavailable : StatusCode::kInternal,
                  IsRetryableCurlCode(code)};
@@ -371,6 +383,9 @@ Result<Response> HttpClient::Send(const Request& request) {
         failure = {StatusCode::kUnavailable, false};
       }
       detail = std::string("transfer failed: ") + curl_easy_strerror(code);
+    } else if (attempt.response.status == 416 && request.accept_416) {
+      return std::move(attempt.response);
+
     } else if (attempt.Failed()) {
       std::optional<ErrorDocument> doc = ParseErrorDocument(attempt.error_body);
       failure = ClassifyHttpFailure(attempt.response.status, doc ? doc->code : "");

@@ -240,7 +240,9 @@ Status S3ObjectStore::ReadObject(const std::string& bucket, const std::string& k
 
 Status S3ObjectStore::GetManyToFiles(const std::vector<S3Transfer>& transfers) {
   return ParallelFor(transfers.size(), config_.max_concurrency, [&](size_t i) {
-    return GetToFile(transfers[i].bucket, transfers[i].key, transfers[i].path);
+    const S3Transfer& t = transfers[i];
+    return t.listed_size ? GetToFileOfSize(t.bucket, t.key, t.path, *t.listed_size)
+                         : GetToFile(t.bucket, t.key, t.path);
   });
 }
 

@@ -47,6 +47,7 @@ struct S3Transfer {
   std::string bucket;
   std::string key;
   std::string path;
+  std::optional<uint64_t> listed_size;  // downloads: the size a listing gave, if any
 };
 
 class S3ObjectStore : public ObjectStore {
@@ -60,13 +61,19 @@ class S3ObjectStore : public ObjectStore {
   // bucket.
   Result<std::vector<ObjectInfo>> List(const std::string& bucket,
                                        const std::string& prefix) override;
-  // HEAD, then one GET for objects up to part_size or parallel ranged GETs (If-Match on the ETag,
-  // so a concurrent overwrite fails instead of mixing versions) into a preallocated temporary
-  // beside `dest_path`; the size and, for plain-MD5 ETags, the MD5 are checked before the rename.
+  // One GET of the first part_size bytes (Range: bytes=0-<part_size-1>), whose Content-Range
+  // gives the size and whose ETag pins the remaining ranges, fetched in parallel (If-Match, so a
+  // concurrent overwrite fails instead of mixing versions), into a temporary beside `dest_path`;
+  // the size and, for plain-MD5 ETags, the MD5 are checked before the rename. An empty object
+  // (416, or 200 without Content-Range) costs one more request at most.
   // The file is not fsynced: staged inputs live only as long as their job's sandbox, and after a
   // crash of the machine the job fails or is staged again. The destination's directory must exist.
   Status GetToFile(const std::string& bucket, const std::string& key,
                    const std::string& dest_path) override;
+  // Objects listed larger than part_size: HEAD, then all ranges in parallel into a preallocated
+  // temporary (no serial first range). Others as GetToFile.
+  Status GetToFileOfSize(const std::string& bucket, const std::string& key,
+                         const std::string& dest_path, uint64_t listed_size) override;
   // ResourceExhausted above 64 MiB: this is for manifests, not data.
   Result<std::string> GetBytes(const std::string& bucket, const std::string& key) override;
   // Below multipart_threshold one PUT with Content-MD5 and the signed SHA-256 of the file; above
@@ -103,8 +110,19 @@ class S3ObjectStore : public ObjectStore {
                    const std::string& src_path);
   Status PutMultipart(const std::string& bucket, const std::string& key, int fd, uint64_t size,
                       const std::string& src_path);
-  // Fills `fd` (already `head.size` long) with the object, in parallel ranges when large.
-  Status DownloadInto(const std::string& bucket, const std::string& key, const Head& head, int fd);
+  // Fills `fd` (already `head.size` long) with the object from part `first_part` on (earlier
+  // parts are already there), in parallel ranges, then checks a plain-MD5 ETag.
+  Status DownloadInto(const std::string& bucket, const std::string& key, const Head& head, int fd,
+                      uint64_t first_part);
+  // Downloads into a temporary beside `dest_path`, HEAD first, then renames it.
+  Status GetToFileAfterHead(const std::string& bucket, const std::string& key,
+                            const std::string& dest_path);
+  // GETs the first part_size bytes into `fd`; sets *head and *complete (false: the rest, or the
+  // whole object after a 416, is still to fetch with DownloadInto).
+  Status GetFirstRange(const std::string& bucket, const std::string& key, int fd, Head* head,
+                       bool* complete);
+  // Checks a plain-MD5 ETag against the first head.size bytes of `fd`.
+  Status VerifyMd5(int fd, const Head& head, const std::string& name);
 
   const S3Config config_;
   std::unique_ptr<s3::HttpClient> http_;

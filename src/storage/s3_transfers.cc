@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
+#include <optional>
 #include <vector>
 
 #include "storage/parallel_for.h"
@@ -83,22 +85,45 @@ bool ResponseEtagMustBeMd5(const s3::Response& r) {
          r.Header("x-amz-server-side-encryption-customer-algorithm").empty();
 }
 
+// The total size in a Content-Range "bytes <first>-<last>/<total>", or nullopt.
+std::optional<uint64_t> ContentRangeTotal(const std::string& value) {
+  size_t slash = value.rfind('/');
+  if (!value.starts_with("bytes ") || slash == std::string::npos) return std::nullopt;
+  uint64_t total = 0;
+  const char* begin = value.data() + slash + 1;
+  const char* end = value.data() + value.size();
+  auto [ptr, ec] = std::from_chars(begin, end, total);
+  if (begin == end || ec != std::errc() || ptr != end) return std::nullopt;
+  return total;
+}
+
+Status Reserve(int fd, uint64_t size, const TempFile& tmp, const std::string& dest_path) {
+  if (size == 0) return Status::Ok();
+  // A full disk fails here, not after the download.
+  int err = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
+  if (err == ENOSPC) return Status::FromErrno("reserving space for '" + dest_path + "'", err);
+  if (err != 0 && ::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    return Status::FromErrno("sizing '" + tmp.path() + "'", errno);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status S3ObjectStore::GetToFile(const std::string& bucket, const std::string& key,
                                 const std::string& dest_path) {
-  ASSIGN_OR_RETURN(Head head, HeadObject(bucket, key));
+  RETURN_IF_ERROR(ValidateS3Key(key));
   TempFile tmp;
   RETURN_IF_ERROR(tmp.Create(DirName(dest_path)));
-  if (head.size > 0) {
-    // Reserve the space up front: a full disk fails here, not after the download.
-    int err = ::posix_fallocate(tmp.fd(), 0, static_cast<off_t>(head.size));
-    if (err == ENOSPC) return Status::FromErrno("reserving space for '" + dest_path + "'", err);
-    if (err != 0 && ::ftruncate(tmp.fd(), static_cast<off_t>(head.size)) != 0) {
-      return Status::FromErrno("sizing '" + tmp.path() + "'", errno);
-    }
+  Head head;
+  bool complete = false;
+  RETURN_IF_ERROR(GetFirstRange(bucket, key, tmp.fd(), &head, &complete));
+  if (!complete) {
+    // After a 416 nothing was fetched yet; else the first part is in place.
+    uint64_t first_part = ::lseek(tmp.fd(), 0, SEEK_END) > 0 ? 1 : 0;
+    RETURN_IF_ERROR(Reserve(tmp.fd(), head.size, tmp, dest_path));
+    RETURN_IF_ERROR(DownloadInto(bucket, key, head, tmp.fd(), first_part));
   }
-  RETURN_IF_ERROR(DownloadInto(bucket, key, head, tmp.fd()));
   struct stat st;
   if (::fstat(tmp.fd(), &st) != 0) return Status::FromErrno("stat '" + tmp.path() + "'", errno);
   if (static_cast<uint64_t>(st.st_size) != head.size) {
@@ -109,58 +134,145 @@ Status S3ObjectStore::GetToFile(const std::string& bucket, const std::string& ke
   return tmp.Commit(dest_path);
 }
 
+Status S3ObjectStore::GetToFileOfSize(const std::string& bucket, const std::string& key,
+                                      const std::string& dest_path, uint64_t listed_size) {
+  if (listed_size > config_.part_size) return GetToFileAfterHead(bucket, key, dest_path);
+  return GetToFile(bucket, key, dest_path);
+}
+
+Status S3ObjectStore::GetToFileAfterHead(const std::string& bucket, const std::string& key,
+                                         const std::string& dest_path) {
+  ASSIGN_OR_RETURN(Head head, HeadObject(bucket, key));
+  TempFile tmp;
+  RETURN_IF_ERROR(tmp.Create(DirName(dest_path)));
+  RETURN_IF_ERROR(Reserve(tmp.fd(), head.size, tmp, dest_path));
+  RETURN_IF_ERROR(DownloadInto(bucket, key, head, tmp.fd(), 0));
+  struct stat st;
+  if (::fstat(tmp.fd(), &st) != 0) return Status::FromErrno("stat '" + tmp.path() + "'", errno);
+  if (static_cast<uint64_t>(st.st_size) != head.size) {
+    return Status::Internal("downloaded " + std::to_string(st.st_size) + " bytes of " +
+                            s3::HttpClient::ObjectName(bucket, key) + ", expected " +
+                            std::to_string(head.size));
+  }
+  return tmp.Commit(dest_path);
+}
+
+Status S3ObjectStore::GetFirstRange(const std::string& bucket, const std::string& key, int fd,
+                                    Head* head, bool* complete) {
+  const std::string name = s3::HttpClient::ObjectName(bucket, key) + " at " + config_.endpoint;
+  uint64_t written = 0;
+  s3::Request req;
+  req.method = "GET";
+  req.bucket = bucket;
+  req.key = key;
+  req.accept_416 = true;
+  req.before_attempt = [&](int, std::vector<std::string>& headers) {
+    written = 0;
+    headers.push_back("Range: bytes=0-" + std::to_string(config_.part_size - 1));
+  };
+  req.on_body = [&](std::string_view chunk) -> Status {
+    RETURN_IF_ERROR(PwriteAll(fd, chunk, written));
+    written += chunk.size();
+    return Status::Ok();
+  };
+  ASSIGN_OR_RETURN(s3::Response resp, http_->Send(req));
+  *complete = false;
+  if (resp.status == 416) {
+    // No byte 0: the object is empty (S3 and Kiln answer so). HEAD pins what to fetch; should
+    // the object have grown meanwhile, DownloadInto fetches it all.
+    ASSIGN_OR_RETURN(*head, HeadObject(bucket, key));
+    if (::ftruncate(fd, 0) != 0) return Status::FromErrno("truncating the download", errno);
+    return Status::Ok();
+  }
+  head->etag = resp.Header("etag");
+  head->etag_is_md5 = ResponseEtagMustBeMd5(resp) && !s3::PlainMd5Etag(head->etag).empty();
+  std::string content_range = resp.Header("content-range");
+  if (resp.status == 206) {
+    std::optional<uint64_t> total = ContentRangeTotal(content_range);
+    if (!total) {
+      return Status::Internal(name + " answered a ranged GET with Content-Range '" + content_range +
+                              "'");
+    }
+    head->size = *total;
+    uint64_t expected = std::min(*total, config_.part_size);
+    if (written != expected) {
+      return Status::Unavailable(name + ": got " + std::to_string(written) + " of the first " +
+                                 std::to_string(expected) + " bytes");
+    }
+  } else {
+    // 200: the whole object (a server that ignores Range, or an empty object on some servers).
+    head->size = written;
+    std::string length = resp.Header("content-length");
+    if (!length.empty() && length != std::to_string(written)) {
+      return Status::Unavailable(name + ": got " + std::to_string(written) + " of " + length +
+                                 " bytes");
+    }
+  }
+  if (::ftruncate(fd, static_cast<off_t>(std::min(head->size, written))) != 0) {
+    return Status::FromErrno("sizing the download", errno);
+  }
+  if (head->size > written) return Status::Ok();  // the rest in parallel ranges
+  *complete = true;
+  return VerifyMd5(fd, *head, name);
+}
+
 Status S3ObjectStore::DownloadInto(const std::string& bucket, const std::string& key,
-                                   const Head& head, int fd) {
+                                   const Head& head, int fd, uint64_t first_part) {
   const std::string name = s3::HttpClient::ObjectName(bucket, key) + " at " + config_.endpoint;
   const uint64_t parts = (head.size + config_.part_size - 1) / config_.part_size;
-  RETURN_IF_ERROR(ParallelFor(parts, config_.max_concurrency, [&](size_t i) -> Status {
-    const uint64_t begin = i * config_.part_size;
-    const uint64_t length = std::min(config_.part_size, head.size - begin);
-    uint64_t written = 0;
-    s3::Request req;
-    req.method = "GET";
-    req.bucket = bucket;
-    req.key = key;
-    req.before_attempt = [&](int, std::vector<std::string>& headers) {
-      written = 0;
-      // Every range must come from the version HEAD saw, or the file would mix two objects.
-      if (!head.etag.empty()) headers.push_back("If-Match: " + head.etag);
-      if (parts > 1) {
-        headers.push_back("Range: bytes=" + std::to_string(begin) + "-" +
-                          std::to_string(begin + length - 1));
-      }
-    };
-    req.on_body = [&](std::string_view chunk) -> Status {
-      if (written + chunk.size() > length) {
-        return Status::Internal(name + " sent more than the " + std::to_string(length) +
-                                " bytes requested at offset " + std::to_string(begin));
-      }
-      RETURN_IF_ERROR(PwriteAll(fd, chunk, begin + written));
-      written += chunk.size();
-      return Status::Ok();
-    };
-    Result<s3::Response> resp = http_->Send(req);
-    if (!resp.ok()) {
-      if (resp.status().code() == StatusCode::kFailedPrecondition) {
-        return Status::Unavailable(name + " changed during the download; try again");
-      }
-      return resp.status();
-    }
-    if (written != length) {
-      return Status::Unavailable(name + ": got " + std::to_string(written) + " of " +
-                                 std::to_string(length) + " bytes at offset " +
-                                 std::to_string(begin));
-    }
-    return Status::Ok();
-  }));
-  if (head.etag_is_md5) {
-    s3::PayloadDigest digest;
-    RETURN_IF_ERROR(s3::DigestFileRange(fd, 0, head.size, digest));
-    digest.Finish();
-    if (digest.Md5Hex() != s3::PlainMd5Etag(head.etag)) {
-      return Status::Internal("integrity check failed for " + name +
-                              ": the MD5 of the downloaded file does not match the ETag");
-    }
+  RETURN_IF_ERROR(ParallelFor(
+      parts - std::min(parts, first_part), config_.max_concurrency, [&](size_t n) -> Status {
+        const uint64_t i = n + first_part;
+        const uint64_t begin = i * config_.part_size;
+        const uint64_t length = std::min(config_.part_size, head.size - begin);
+        uint64_t written = 0;
+        s3::Request req;
+        req.method = "GET";
+        req.bucket = bucket;
+        req.key = key;
+        req.before_attempt = [&](int, std::vector<std::string>& headers) {
+          written = 0;
+          // Every range must come from the version first seen, or the file would mix two objects.
+          if (!head.etag.empty()) headers.push_back("If-Match: " + head.etag);
+          if (parts > 1) {
+            headers.push_back("Range: bytes=" + std::to_string(begin) + "-" +
+                              std::to_string(begin + length - 1));
+          }
+        };
+        req.on_body = [&](std::string_view chunk) -> Status {
+          if (written + chunk.size() > length) {
+            return Status::Internal(name + " sent more than the " + std::to_string(length) +
+                                    " bytes requested at offset " + std::to_string(begin));
+          }
+          RETURN_IF_ERROR(PwriteAll(fd, chunk, begin + written));
+          written += chunk.size();
+          return Status::Ok();
+        };
+        Result<s3::Response> resp = http_->Send(req);
+        if (!resp.ok()) {
+          if (resp.status().code() == StatusCode::kFailedPrecondition) {
+            return Status::Unavailable(name + " changed during the download; try again");
+          }
+          return resp.status();
+        }
+        if (written != length) {
+          return Status::Unavailable(name + ": got " + std::to_string(written) + " of " +
+                                     std::to_string(length) + " bytes at offset " +
+                                     std::to_string(begin));
+        }
+        return Status::Ok();
+      }));
+  return VerifyMd5(fd, head, name);
+}
+
+Status S3ObjectStore::VerifyMd5(int fd, const Head& head, const std::string& name) {
+  if (!head.etag_is_md5) return Status::Ok();
+  s3::PayloadDigest digest;
+  RETURN_IF_ERROR(s3::DigestFileRange(fd, 0, head.size, digest));
+  digest.Finish();
+  if (digest.Md5Hex() != s3::PlainMd5Etag(head.etag)) {
+    return Status::Internal("integrity check failed for " + name +
+                            ": the MD5 of the downloaded file does not match the ETag");
   }
   return Status::Ok();
 }

@@ -169,12 +169,18 @@ Status CopyFileContents(int in_fd, int out_fd, const std::string& what) {
 }
 
 Status ReplaceFileFromFd(int dir_fd, const std::string& name, int src_fd, const std::string& what) {
+  return ReplaceFileWith(
+      dir_fd, name, [&](int out_fd) { return CopyFileContents(src_fd, out_fd, what); }, what);
+}
+
+Status ReplaceFileWith(int dir_fd, const std::string& name,
+                       const std::function<Status(int out_fd)>& write, const std::string& what) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::string tmp =
       std::string(kTempPrefix) + std::to_string(::getpid()) + "-" + std::to_string(rng()) + ".tmp";
   UniqueFd out(::openat(dir_fd, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!out.valid()) return Status::FromErrno("create a temporary file for " + what, errno);
-  Status st = CopyFileContents(src_fd, out.get(), what);
+  Status st = write(out.get());
   if (st.ok() && ::fsync(out.get()) != 0) st = Status::FromErrno("fsync " + what, errno);
   if (st.ok() && ::close(out.Release()) != 0) st = Status::FromErrno("close " + what, errno);
   if (st.ok() && ::renameat(dir_fd, tmp.c_str(), dir_fd, name.c_str()) != 0) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,9 @@ Status CopyFileContents(int in_fd, int out_fd, const std::string& what);
 // file or the complete new one: a hidden temporary in the same directory, fsync, rename, fsync of
 // the directory. `what` names the destination in error messages.
 Status ReplaceFileFromFd(int dir_fd, const std::string& name, int src_fd, const std::string& what);
+// The same with the contents written by `write` (to the temporary's fd, from its start).
+Status ReplaceFileWith(int dir_fd, const std::string& name,
+                       const std::function<Status(int out_fd)>& write, const std::string& what);
 
 // True for the names ReplaceFileFromFd gives its temporaries; listings hide them.
 bool IsTransferTempName(std::string_view name);

@@ -14,14 +14,17 @@
 
 #include "base/fs.h"
 #include "storage/bucket_names.h"
+#include "storage/object_blobs.h"
 
 namespace kiln {
 
 using storage_internal::BlobFile;
 using storage_internal::BlobFiles;
+using storage_internal::JoinBlobIds;
 using storage_internal::NowMs;
 using storage_internal::ObjectRow;
 using storage_internal::ReadObjectRow;
+using storage_internal::SplitBlobIds;
 using storage_internal::SqliteDb;
 using storage_internal::SqlTransaction;
 
@@ -72,6 +75,38 @@ Status AddPartListColumn(SqliteDb& db) {
 
 }  // namespace
 
+// The blobs of an open object: one blob opened up front, or several pinned ids opened on demand.
+class SqliteObjectBlobs final : public ObjectBlobs {
+ public:
+  // A single blob, already open.
+  SqliteObjectBlobs(UniqueFd fd, uint64_t length) : fd_(std::move(fd)), lengths_{length} {}
+  // Pinned blobs (see SqliteBucketStore); unpinned on destruction.
+  SqliteObjectBlobs(SqliteBucketStore* store, std::vector<std::string> ids,
+                    std::vector<uint64_t> lengths)
+      : store_(store), ids_(std::move(ids)), lengths_(std::move(lengths)) {}
+  ~SqliteObjectBlobs() override {
+    if (store_ != nullptr) store_->Unpin(ids_);
+  }
+
+  size_t count() const override { return lengths_.size(); }
+  uint64_t length(size_t i) const override { return lengths_.at(i); }
+  Result<UniqueFd> Open(size_t i) const override {
+    if (i >= lengths_.size()) return Status::InvalidArgument("no blob " + std::to_string(i));
+    if (store_ == nullptr) {
+      UniqueFd fd(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+      if (!fd.valid()) return Status::FromErrno("dup a blob descriptor", errno);
+      return fd;
+    }
+    return store_->blobs_->OpenBlob(ids_[i]);
+  }
+
+ private:
+  UniqueFd fd_;
+  SqliteBucketStore* store_ = nullptr;
+  std::vector<std::string> ids_;
+  std::vector<uint64_t> lengths_;
+};
+
 Result<std::unique_ptr<BucketStore>> BucketStore::Open(const std::string& root) {
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteBucketStore> store, SqliteBucketStore::Open(root));
   return std::unique_ptr<BucketStore>(std::move(store));
@@ -110,7 +145,7 @@ Result<std::unique_ptr<SqliteBucketStore>> SqliteBucketStore::Open(const std::st
     for (;;) {
       ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) break;
-      referenced.insert(q.ColumnString(0));
+      for (std::string& id : SplitBlobIds(q.ColumnString(0))) referenced.insert(std::move(id));
     }
   }
   ASSIGN_OR_RETURN(BlobFiles::SweepCounts swept, blobs->Sweep([&](std::string_view id) {
@@ -143,14 +178,20 @@ Result<std::optional<ObjectRow>> SqliteBucketStore::FindObjectLocked(const std::
   return std::optional<ObjectRow>(std::move(row));
 }
 
-Status SqliteBucketStore::UpsertObjectLocked(const std::string& bucket, const std::string& blob_id,
-                                             const ObjectMeta& meta, std::string* replaced_blob) {
-  replaced_blob->clear();
+Status SqliteBucketStore::UpsertObjectLocked(const std::string& bucket,
+                                             const std::vector<std::string>& blob_ids,
+                                             const ObjectMeta& meta,
+                                             std::vector<std::string>* replaced_blobs) {
+  replaced_blobs->clear();
+  if (blob_ids.size() > 1 && blob_ids.size() != meta.parts.size()) {
+    return Status::Internal("an object of " + std::to_string(blob_ids.size()) +
+                            " blobs must record as many parts");
+  }
   {
     ASSIGN_OR_RETURN(auto q, db_->Query("SELECT blob FROM objects WHERE bucket = ?1 AND key = ?2"));
     q.Text(1, bucket).Blob(2, meta.key);
     ASSIGN_OR_RETURN(bool found, q.Step());
-    if (found) *replaced_blob = q.ColumnString(0);
+    if (found) *replaced_blobs = SplitBlobIds(q.ColumnString(0));
   }
   ASSIGN_OR_RETURN(
       auto q, db_->Query("INSERT OR REPLACE INTO objects(bucket, " KILN_OBJECT_COLUMNS
@@ -165,7 +206,7 @@ Status SqliteBucketStore::UpsertObjectLocked(const std::string& bucket, const st
       .Blob(8, storage_internal::EncodeStringMap(meta.user_metadata))
       .Blob(9, storage_internal::EncodeStringMap(meta.checksums))
       .Int(10, meta.parts_count)
-      .Text(11, blob_id)
+      .Text(11, JoinBlobIds(blob_ids))
       .Blob(12, EncodePartList(meta.parts));
   return q.Run();
 }
@@ -182,8 +223,15 @@ Result<ObjectMeta> SqliteBucketStore::CommitBlobAsObject(
     const std::string& bucket, BlobFile& blob, ObjectMeta meta,
     const std::function<Status(std::vector<std::string>* unreferenced)>& in_transaction) {
   RETURN_IF_ERROR(blobs_->Promote(blob));
+  return CommitIndexed(bucket, {blob.id()}, &blob, std::move(meta), in_transaction);
+}
+
+Result<ObjectMeta> SqliteBucketStore::CommitIndexed(
+    const std::string& bucket, const std::vector<std::string>& blob_ids, BlobFile* blob,
+    ObjectMeta meta,
+    const std::function<Status(std::vector<std::string>* unreferenced)>& in_transaction) {
   meta.last_modified_ms = NowMs();
-  QueuedCommit commit{&bucket, &blob, &meta, &in_transaction};
+  QueuedCommit commit{&bucket, &blob_ids, blob, &meta, &in_transaction};
   {
     std::unique_lock<std::mutex> lock(commit_mu_);
     commit_queue_.push_back(&commit);
@@ -202,7 +250,7 @@ Result<ObjectMeta> SqliteBucketStore::CommitBlobAsObject(
     }
   }
   RETURN_IF_ERROR(commit.status);
-  for (const std::string& id : commit.unreferenced) blobs_->Remove(id);
+  RemoveBlobs(commit.unreferenced);
   return meta;
 }
 
@@ -223,9 +271,9 @@ void SqliteBucketStore::RunCommitBatch(const std::vector<QueuedCommit*>& batch) 
     st = [&]() -> Status {
       RETURN_IF_ERROR(CheckBucketLocked(*c->bucket));
       if (*c->in_transaction) RETURN_IF_ERROR((*c->in_transaction)(&c->unreferenced));
-      std::string replaced;
-      RETURN_IF_ERROR(UpsertObjectLocked(*c->bucket, c->blob->id(), *c->meta, &replaced));
-      if (!replaced.empty()) c->unreferenced.push_back(std::move(replaced));
+      std::vector<std::string> replaced;
+      RETURN_IF_ERROR(UpsertObjectLocked(*c->bucket, *c->blob_ids, *c->meta, &replaced));
+      for (std::string& id : replaced) c->unreferenced.push_back(std::move(id));
       return Status::Ok();
     }();
     if (!st.ok()) {
@@ -241,7 +289,7 @@ void SqliteBucketStore::RunCommitBatch(const std::vector<QueuedCommit*>& batch) 
   Status committed = txn.Commit();
   if (!committed.ok()) return fail_all(committed);
   for (QueuedCommit* c : batch) {
-    if (c->status.ok()) c->blob->MarkIndexed();
+    if (c->status.ok() && c->blob != nullptr) c->blob->MarkIndexed();
   }
 }
 
@@ -341,13 +389,63 @@ Result<OpenObject> SqliteBucketStore::OpenObjectForRead(const std::string& bucke
     RETURN_IF_ERROR(CheckBucketLocked(bucket));
     return NoSuchKey();
   }
-  // Opened under the lock: the blob cannot be unlinked before a commit, and commits wait for it.
-  ASSIGN_OR_RETURN(UniqueFd fd, blobs_->OpenBlob(row->blob));
-  return OpenObject{std::move(row->meta), fd.Release()};
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectBlobs> blobs, OpenBlobsLocked(*row));
+  return OpenObject{std::move(row->meta), std::move(blobs)};
+}
+
+Result<std::unique_ptr<ObjectBlobs>> SqliteBucketStore::OpenBlobsLocked(ObjectRow& row) {
+  if (row.blobs.size() == 1) {
+    // Opened under the lock: the blob cannot be unlinked before a commit, and commits wait for it.
+    ASSIGN_OR_RETURN(UniqueFd fd, blobs_->OpenBlob(row.blobs[0]));
+    return std::unique_ptr<ObjectBlobs>(new SqliteObjectBlobs(std::move(fd), row.meta.size));
+  }
+  std::vector<uint64_t> lengths;
+  uint64_t total = 0;
+  for (const ObjectPart& part : row.meta.parts) {
+    lengths.push_back(part.size);
+    total += part.size;
+  }
+  if (row.blobs.empty() || lengths.size() != row.blobs.size() || total != row.meta.size) {
+    return Status::Internal("the index entry of '" + row.meta.key +
+                            "' is inconsistent: " + std::to_string(row.blobs.size()) +
+                            " blobs for " + std::to_string(lengths.size()) + " parts");
+  }
+  for (const std::string& id : row.blobs) ++pins_[id];
+  return std::unique_ptr<ObjectBlobs>(
+      new SqliteObjectBlobs(this, std::move(row.blobs), std::move(lengths)));
+}
+
+void SqliteBucketStore::RemoveBlobs(const std::vector<std::string>& ids) {
+  std::vector<const std::string*> now;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& id : ids) {
+      if (pins_.count(id) > 0) {
+        doomed_.insert(id);
+      } else {
+        now.push_back(&id);
+      }
+    }
+  }
+  for (const std::string* id : now) blobs_->Remove(*id);
+}
+
+void SqliteBucketStore::Unpin(const std::vector<std::string>& ids) {
+  std::vector<std::string> now;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& id : ids) {
+      auto it = pins_.find(id);
+      if (it == pins_.end() || --it->second > 0) continue;
+      pins_.erase(it);
+      if (doomed_.erase(id) > 0) now.push_back(id);
+    }
+  }
+  for (const std::string& id : now) blobs_->Remove(id);
 }
 
 Status SqliteBucketStore::DeleteObject(const std::string& bucket, const std::string& key) {
-  std::string blob;
+  std::vector<std::string> blobs;
   {
     std::lock_guard<std::mutex> lock(mu_);
     SqlTransaction txn(*db_);
@@ -359,14 +457,14 @@ Status SqliteBucketStore::DeleteObject(const std::string& bucket, const std::str
       q.Text(1, bucket).Blob(2, key);
       ASSIGN_OR_RETURN(bool found, q.Step());
       if (!found) return Status::Ok();
-      blob = q.ColumnString(0);
+      blobs = SplitBlobIds(q.ColumnString(0));
     }
     ASSIGN_OR_RETURN(auto del, db_->Query("DELETE FROM objects WHERE bucket = ?1 AND key = ?2"));
     del.Text(1, bucket).Blob(2, key);
     RETURN_IF_ERROR(del.Run());
     RETURN_IF_ERROR(txn.Commit());
   }
-  blobs_->Remove(blob);
+  RemoveBlobs(blobs);
   return Status::Ok();
 }
 
@@ -383,7 +481,7 @@ Result<ObjectMeta> SqliteBucketStore::CopyObject(const std::string& src_bucket,
         "location or encryption attributes.");
   }
   ObjectMeta meta;
-  UniqueFd src;
+  std::unique_ptr<ObjectBlobs> src;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ASSIGN_OR_RETURN(std::optional<ObjectRow> row, FindObjectLocked(src_bucket, src_key));
@@ -392,11 +490,13 @@ Result<ObjectMeta> SqliteBucketStore::CopyObject(const std::string& src_bucket,
       return NoSuchKey();
     }
     RETURN_IF_ERROR(CheckBucketLocked(dst_bucket));
-    ASSIGN_OR_RETURN(src, blobs_->OpenBlob(row->blob));
+    ASSIGN_OR_RETURN(src, OpenBlobsLocked(*row));
     meta = std::move(row->meta);
   }
+  // The copy is one blob (keeping the source's parts as metadata, for partNumber reads).
   ASSIGN_OR_RETURN(std::unique_ptr<BlobFile> blob, blobs_->CreatePending());
-  RETURN_IF_ERROR(CopyFileContents(src.get(), blob->fd(), "a copy of " + Quoted(src_key)));
+  RETURN_IF_ERROR(CopyObjectRange(*src, 0, meta.size, blob->fd(), "a copy of " + Quoted(src_key)));
+  src.reset();
   meta.key = dst_key;
   if (replace_meta) {
     meta.content_type = replace_meta->content_type;

@@ -6,6 +6,13 @@
 // referring to it commits, and readers open blobs under the mutex, so an fd handed out stays
 // valid while its object is replaced or deleted.
 //
+// An object completed from a multipart upload is its parts' blobs in order: completion moves
+// them from the upload to the object row in one transaction, copying no bytes. Readers of such an
+// object open its blobs one at a time, so they pin the blob ids instead (under the mutex, while
+// the row refers to them); a blob that stops being referred to while pinned is unlinked when the
+// last pin goes. kill -9 loses pins and pending unlinks with the process; the next Open's sweep
+// removes the blobs no row refers to.
+//
 // Object commits are group-committed: concurrent CommitObject/CopyObject/Complete calls that
 // arrive while one transaction is being synced join the next one (each in its own savepoint, so
 // one failing does not fail the others), which amortises the index's fsync across writers.
@@ -20,6 +27,8 @@
 // "InvalidArgument: ". The S3 layer maps errors by that leading code; NoSuchKey messages do not
 // repeat the key.
 //
+// The objects table's blob column holds a list of ids for multipart objects (see
+// bucket_index_rows.h); a Kiln from before that would sweep such objects' blobs as orphans.
 // The objects table gained a part_list column (the parts of multipart objects, ObjectMeta::parts)
 // after its first schema; Open adds it to older stores.
 #pragma once
@@ -31,6 +40,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "storage/blob_files.h"
@@ -94,6 +105,7 @@ class SqliteBucketStore final : public BucketStore {
   const storage_internal::BlobFiles::SweepCounts& swept_at_open() const { return swept_; }
 
  private:
+  friend class SqliteObjectBlobs;
   SqliteBucketStore(UniqueFd lock, std::unique_ptr<storage_internal::SqliteDb> db,
                     std::unique_ptr<storage_internal::BlobFiles> blobs);
 
@@ -102,10 +114,15 @@ class SqliteBucketStore final : public BucketStore {
   // The object row, or nullopt. Requires mu_.
   Result<std::optional<storage_internal::ObjectRow>> FindObjectLocked(const std::string& bucket,
                                                                       const std::string& key);
-  // Inserts or replaces the object row; *replaced_blob is the blob the old row referred to (or
-  // empty). Requires mu_ and an open transaction.
-  Status UpsertObjectLocked(const std::string& bucket, const std::string& blob_id,
-                            const ObjectMeta& meta, std::string* replaced_blob);
+  // Inserts or replaces the object row; *replaced_blobs are the blobs the old row referred to.
+  // Requires mu_ and an open transaction.
+  Status UpsertObjectLocked(const std::string& bucket, const std::vector<std::string>& blob_ids,
+                            const ObjectMeta& meta, std::vector<std::string>* replaced_blobs);
+  // The bytes of `row` for reading: a single blob is opened now, several are pinned. Requires mu_.
+  Result<std::unique_ptr<ObjectBlobs>> OpenBlobsLocked(storage_internal::ObjectRow& row);
+  // Unlinks blobs no row refers to any more, now or (pinned ones) when their last pin goes.
+  void RemoveBlobs(const std::vector<std::string>& ids);
+  void Unpin(const std::vector<std::string>& ids);
   // The upload's row, NotFound "NoSuchUpload" if it is not in `bucket`. Requires mu_.
   Result<MultipartUpload> FindUploadLocked(const std::string& bucket, const std::string& upload_id);
   // Makes `blob` durable and the object `meta.key` in one transaction that also runs
@@ -113,10 +130,17 @@ class SqliteBucketStore final : public BucketStore {
   Result<ObjectMeta> CommitBlobAsObject(
       const std::string& bucket, storage_internal::BlobFile& blob, ObjectMeta meta,
       const std::function<Status(std::vector<std::string>* unreferenced)>& in_transaction);
+  // Makes the durable blobs `blob_ids` the object `meta.key` in one transaction (joining a group
+  // commit) that also runs `in_transaction`; marks `blob` (null: none) indexed on success.
+  Result<ObjectMeta> CommitIndexed(
+      const std::string& bucket, const std::vector<std::string>& blob_ids,
+      storage_internal::BlobFile* blob, ObjectMeta meta,
+      const std::function<Status(std::vector<std::string>* unreferenced)>& in_transaction);
   // One object commit waiting for (or taking part in) a group commit.
   struct QueuedCommit {
     const std::string* bucket;
-    storage_internal::BlobFile* blob;
+    const std::vector<std::string>* blob_ids;
+    storage_internal::BlobFile* blob;  // null when the blobs are already indexed parts
     const ObjectMeta* meta;
     const std::function<Status(std::vector<std::string>*)>* in_transaction;
     Status status;
@@ -132,6 +156,8 @@ class SqliteBucketStore final : public BucketStore {
   std::unique_ptr<storage_internal::BlobFiles> blobs_;  // stateless: no lock needed
   std::mutex mu_;
   std::unique_ptr<storage_internal::SqliteDb> db_;  // guarded by mu_
+  std::unordered_map<std::string, int> pins_;       // guarded by mu_: blob id → readers
+  std::unordered_set<std::string> doomed_;  // guarded by mu_: pinned, to unlink when unpinned
   std::mutex commit_mu_;
   std::condition_variable commit_cv_;
   std::vector<QueuedCommit*> commit_queue_;  // guarded by commit_mu_

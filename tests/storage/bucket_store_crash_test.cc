@@ -126,6 +126,70 @@ TEST_F(BucketStoreCrashTest, KillAmidACommitStreamLeavesOnlyWholeObjects) {
   EXPECT_EQ(FilesUnder(root_ + "/tmp"), 0);
 }
 
+// Completes a multipart upload of `parts` as `key`; false on any failure.
+bool PutMultipart(BucketStore& store, const std::string& key,
+                  const std::vector<std::string>& parts) {
+  ObjectMeta meta;
+  meta.key = key;
+  auto id = store.CreateMultipartUpload("bucket", meta);
+  if (!id.ok()) return false;
+  std::vector<std::pair<int, std::string>> listed;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    auto part = testing_util::PutPart(store, "bucket", *id, static_cast<int>(i + 1), parts[i]);
+    if (!part.ok()) return false;
+    listed.emplace_back(static_cast<int>(i + 1), part->etag);
+  }
+  return store.CompleteMultipartUpload("bucket", *id, listed).ok();
+}
+
+TEST_F(BucketStoreCrashTest, KillAmidMultipartCompletionsLeavesAWholeObjectAndNoStrayBlobs) {
+  RunChildAndKillAfter(7, [](BucketStore& store, const std::function<void()>& notify) {
+    for (int i = 0;; ++i) {
+      char c = static_cast<char>('a' + i % 26);
+      // Alternately a multipart and a single-part version of one key, and a delete.
+      bool ok = i % 3 == 0   ? PutMultipart(store, "mp", {std::string(5 << 20, c), "tail"})
+                : i % 3 == 1 ? PutString(store, "bucket", "mp", std::string(100, c)).ok()
+                             : store.DeleteObject("bucket", "mp").ok();
+      if (!ok) ::_exit(4);
+      notify();
+    }
+  });
+  auto head = store().HeadObject("bucket", "mp");
+  int expected_blobs = 0;
+  if (head.ok()) {
+    std::string data = Get("mp");
+    EXPECT_EQ(data.size(), head->size);
+    expected_blobs = head->parts_count > 0 ? head->parts_count : 1;
+    if (head->parts_count == 0) {
+      EXPECT_EQ(Md5Hex(data), head->etag);
+    }
+  } else {
+    EXPECT_EQ(head.status().code(), StatusCode::kNotFound);
+  }
+  // Parts of the upload in flight at the kill remain with it; nothing else is left.
+  int upload_parts = 0;
+  auto uploads = store().ListMultipartUploads("bucket", "");
+  ASSERT_TRUE(uploads.ok());
+  for (const MultipartUpload& u : *uploads) {
+    upload_parts += static_cast<int>(store().ListParts("bucket", u.upload_id)->size());
+  }
+  EXPECT_EQ(FilesUnder(root_ + "/blobs"), expected_blobs + upload_parts);
+  EXPECT_EQ(FilesUnder(root_ + "/tmp"), 0);
+}
+
+TEST_F(BucketStoreCrashTest, KillWhileAReaderPinsADeletedMultipartObjectSweepsItsBlobs) {
+  RunChildAndKillAfter(1, [](BucketStore& store, const std::function<void()>& notify) {
+    if (!PutMultipart(store, "mp", {std::string(5 << 20, 'm'), "tail"})) ::_exit(4);
+    auto reader = store.OpenObjectForRead("bucket", "mp");
+    if (!reader.ok() || !store.DeleteObject("bucket", "mp").ok()) ::_exit(5);
+    notify();  // killed while the reader still holds the deleted object's blobs
+    ::pause();
+  });
+  EXPECT_EQ(store().HeadObject("bucket", "mp").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Swept().orphan_blobs, 2);
+  EXPECT_EQ(FilesUnder(root_ + "/blobs"), 0);
+}
+
 TEST_F(BucketStoreCrashTest, OpenSweepsUnindexedBlobsAndTempFiles) {
   ASSERT_TRUE(PutString(store(), "bucket", "kept", "kept").ok());
   store_.reset();

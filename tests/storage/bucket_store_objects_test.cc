@@ -16,7 +16,7 @@ namespace {
 using testing_util::BucketStoreTest;
 using testing_util::Md5Hex;
 using testing_util::PutString;
-using testing_util::ReadAllAndClose;
+using testing_util::ReadOpenObject;
 using testing_util::TreeOf;
 using testing_util::WriteAll;
 
@@ -93,9 +93,9 @@ TEST_F(BucketStoreObjectsTest, AnOpenReaderKeepsReadingAfterReplaceAndDelete) {
   auto second = store().OpenObjectForRead("bucket", "k");
   ASSERT_TRUE(second.ok());
   ASSERT_TRUE(PutString(store(), "bucket", "k", "new").ok());
-  EXPECT_TRUE(ReadAllAndClose(reader->fd) == old_data);
+  EXPECT_TRUE(ReadOpenObject(*reader) == old_data);
   ASSERT_TRUE(store().DeleteObject("bucket", "k").ok());
-  EXPECT_TRUE(ReadAllAndClose(second->fd) == old_data);
+  EXPECT_TRUE(ReadOpenObject(*second) == old_data);
 }
 
 TEST_F(BucketStoreObjectsTest, CommitSetsTheSizeFromTheBlobAndRejectsBadKeys) {
@@ -217,7 +217,7 @@ TEST_F(BucketStoreObjectsTest, ConcurrentWritersOfOneKeyNeverTearTheObject) {
     while (!done) {
       auto object = store().OpenObjectForRead("bucket", "hot");
       ASSERT_TRUE(object.ok());
-      std::string data = ReadAllAndClose(object->fd);
+      std::string data = ReadOpenObject(*object);
       EXPECT_EQ(data.size(), object->meta.size);
       EXPECT_EQ(Md5Hex(data), object->meta.etag);
       EXPECT_TRUE(etags.count(object->meta.etag));

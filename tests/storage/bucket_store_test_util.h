@@ -13,6 +13,7 @@
 
 #include "storage/bucket_store.h"
 #include "storage/md5_digest.h"
+#include "storage/object_blobs.h"
 #include "test_util.h"
 
 namespace kiln::testing_util {
@@ -44,6 +45,16 @@ inline std::string ReadAllAndClose(int fd) {
   }
   ::close(fd);
   return out;
+}
+
+// All the bytes of an open object (across its blobs), or "<error>".
+inline std::string ReadOpenObject(const OpenObject& object) {
+  std::string out;
+  Status st = ReadObjectRange(*object.blobs, 0, object.meta.size, [&](std::string_view chunk) {
+    out.append(chunk);
+    return Status::Ok();
+  });
+  return st.ok() ? out : "<" + st.ToString() + ">";
 }
 
 // Writes `data` through BeginBlob and commits it as `meta.key` with its MD5 as the ETag.
@@ -103,7 +114,7 @@ class BucketStoreTest : public ::testing::Test {
   std::string Get(const std::string& key, const std::string& bucket = "bucket") {
     auto object = store_->OpenObjectForRead(bucket, key);
     if (!object.ok()) return "<" + object.status().ToString() + ">";
-    return ReadAllAndClose(object->fd);
+    return ReadOpenObject(*object);
   }
 
   TempDir tmp_;

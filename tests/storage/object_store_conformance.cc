@@ -114,6 +114,23 @@ TEST_P(ObjectStoreConformanceTest, PutThenGetRoundTripsBinaryData) {
   EXPECT_TRUE(*bytes == data);
 }
 
+TEST_P(ObjectStoreConformanceTest, GetToFileOfEmptyAndTinyObjectsWithAndWithoutAListedSize) {
+  ASSERT_TRUE(Put("empty", "").ok());
+  ASSERT_TRUE(Put("tiny", "x").ok());
+  for (const std::string key : {"empty", "tiny"}) {
+    std::string expected = key == "empty" ? "" : "x";
+    std::string dest = work_ + "/" + key + ".out";
+    WriteFile(dest, "previous contents");
+    Status got = store().GetToFile(bucket(), key, dest);
+    ASSERT_TRUE(got.ok()) << key << ": " << got.ToString();
+    EXPECT_EQ(ReadFileOrEmpty(dest), expected) << key;
+    WriteFile(dest, "previous contents");
+    got = store().GetToFileOfSize(bucket(), key, dest, expected.size());
+    ASSERT_TRUE(got.ok()) << key << ": " << got.ToString();
+    EXPECT_EQ(ReadFileOrEmpty(dest), expected) << key;
+  }
+}
+
 TEST_P(ObjectStoreConformanceTest, ReadObjectStreamsTheWholeObjectInOrder) {
   std::string data;
   for (int i = 0; i < 300000; ++i) data += std::to_string(i) + ",";

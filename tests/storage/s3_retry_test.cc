@@ -87,6 +87,66 @@ std::string Ok(const std::string& body) {
   return ScriptedHttpServer::Respond(200, "OK", body, {"ETag: \"" + Md5Hex(body) + "\""});
 }
 
+// 206 for "bytes=0-<n>" on `body`, as S3 answers a Range GET.
+std::string FirstRange(const SeenRequest& r, const std::string& body) {
+  std::string range = r.Header("range");
+  EXPECT_TRUE(range.starts_with("bytes=0-")) << range;
+  uint64_t last = std::stoull(range.substr(8));
+  std::string sent = body.substr(0, last + 1);
+  return ScriptedHttpServer::Respond(206, "Partial Content", sent,
+                                     {"ETag: \"" + Md5Hex(body) + "\"",
+                                      "Content-Range: bytes 0-" + std::to_string(sent.size() - 1) +
+                                          "/" + std::to_string(body.size())});
+}
+
+TEST(S3GetToFileTest, ASmallObjectTakesOneRangedGetAndNoHead) {
+  ScriptedHttpServer server([](const SeenRequest& r, int) { return FirstRange(r, "small data"); });
+  auto store = StoreFor(server);
+  testing_util::TempDir tmp;
+  ASSERT_TRUE(store->GetToFile("bucket", "key", tmp.path() + "/out").ok());
+  EXPECT_EQ(testing_util::ReadFileOrEmpty(tmp.path() + "/out"), "small data");
+  auto seen = server.requests();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "GET");
+  EXPECT_EQ(seen[0].Header("range"), "bytes=0-" + std::to_string((16 << 20) - 1));
+}
+
+TEST(S3GetToFileTest, AnEmptyObjectAnswering416IsConfirmedByHead) {
+  ScriptedHttpServer server([](const SeenRequest& r, int) {
+    if (r.method == "HEAD") {
+      return ScriptedHttpServer::Respond(200, "OK", "", {"ETag: \"" + Md5Hex("") + "\""});
+    }
+    return ScriptedHttpServer::S3Error(416, "InvalidRange",
+                                       "The requested range is not satisfiable");
+  });
+  auto store = StoreFor(server);
+  testing_util::TempDir tmp;
+  testing_util::WriteFile(tmp.path() + "/out", "old");
+  Status got = store->GetToFile("bucket", "empty", tmp.path() + "/out");
+  ASSERT_TRUE(got.ok()) << got.ToString();
+  EXPECT_EQ(testing_util::ReadFileOrEmpty(tmp.path() + "/out"), "");
+  EXPECT_EQ(server.requests().size(), 2u);
+}
+
+TEST(S3GetToFileTest, TheRestOfALargeObjectIsPinnedToTheFirstResponsesEtag) {
+  std::string body((16 << 20) + 5, 'b');
+  body[16 << 20] = 'X';
+  ScriptedHttpServer server([&](const SeenRequest& r, int i) {
+    if (i == 0) return FirstRange(r, body);
+    EXPECT_EQ(r.Header("if-match"), "\"" + Md5Hex(body) + "\"");
+    EXPECT_EQ(r.Header("range"), "bytes=16777216-16777220");
+    return ScriptedHttpServer::Respond(
+        206, "Partial Content", body.substr(16 << 20),
+        {"ETag: \"" + Md5Hex(body) + "\"", "Content-Range: bytes 16777216-16777220/16777221"});
+  });
+  auto store = StoreFor(server);
+  testing_util::TempDir tmp;
+  Status got = store->GetToFile("bucket", "big", tmp.path() + "/out");
+  ASSERT_TRUE(got.ok()) << got.ToString();
+  EXPECT_TRUE(testing_util::ReadFileOrEmpty(tmp.path() + "/out") == body);
+  EXPECT_EQ(server.requests().size(), 2u);
+}
+
 TEST(S3RetryTest, SlowDownIsRetriedUntilTheServerAnswers) {
   ScriptedHttpServer server([](const SeenRequest&, int i) {
     return i < 3 ? ScriptedHttpServer::S3Error(503, "SlowDown", "Please reduce your request rate.")

@@ -177,7 +177,9 @@ def _network_problem(index_url):
         interfaces = [name for _, name in socket.if_nameindex()]
     except OSError:
         interfaces = None
-    if interfaces is not None and all(name == "lo" for name in interfaces):
+    # Jobs on Kiln's private networks have loopback only too, but they are told Kiln's endpoint.
+    isolated = not os.environ.get("AWS_ENDPOINT_URL")
+    if isolated and interfaces is not None and all(name == "lo" for name in interfaces):
         return ("this job has no network (it runs with EnableNetworkIsolation=true), so pip "
                 f"cannot download from {index_url}")
     url = urllib.parse.urlsplit(index_url)
@@ -188,7 +190,8 @@ def _network_problem(index_url):
         socket.create_connection((url.hostname, port), timeout=5).close()
     except (OSError, ValueError) as error:
         return (f"the package index {index_url} cannot be reached from this job ({error}); "
-                "the machine running it seems to be offline")
+                "jobs reach only their own instances and Kiln unless the server runs with "
+                "--job-network host (and then the machine must be online)")
     return None
 
 
