@@ -30,13 +30,16 @@ Status WriteAll(int fd, std::string_view data, const std::string& path) {
 
 }  // namespace
 
-Status WriteFileAtomically(const std::string& path, std::string_view data, int mode) {
+namespace {
+
+// Writes a temporary file beside `path` and renames it over `path`; fsyncs both if `durable`.
+Status WriteAndRename(const std::string& path, std::string_view data, int mode, bool durable) {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rng());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return Status::FromErrno("create " + tmp, errno);
   Status st = WriteAll(fd, data, tmp);
-  if (st.ok() && ::fsync(fd) != 0) st = Status::FromErrno("fsync " + tmp, errno);
+  if (st.ok() && durable && ::fsync(fd) != 0) st = Status::FromErrno("fsync " + tmp, errno);
   if (::close(fd) != 0 && st.ok()) st = Status::FromErrno("close " + tmp, errno);
   if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     st = Status::FromErrno("rename " + tmp + " to " + path, errno);
@@ -45,7 +48,17 @@ Status WriteFileAtomically(const std::string& path, std::string_view data, int m
     ::unlink(tmp.c_str());
     return st;
   }
-  return SyncDirectory(Parent(path));
+  return durable ? SyncDirectory(Parent(path)) : Status::Ok();
+}
+
+}  // namespace
+
+Status WriteFileAtomically(const std::string& path, std::string_view data, int mode) {
+  return WriteAndRename(path, data, mode, /*durable=*/true);
+}
+
+Status ReplaceFile(const std::string& path, std::string_view data, int mode) {
+  return WriteAndRename(path, data, mode, /*durable=*/false);
 }
 
 Status WriteFileUnsynced(const std::string& path, std::string_view data, int mode) {

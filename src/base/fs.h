@@ -13,6 +13,12 @@ namespace kiln {
 // the directory. `mode` is the new file's permission bits.
 Status WriteFileAtomically(const std::string& path, std::string_view data, int mode = 0644);
 
+// Like WriteFileAtomically without the fsyncs: readers see the old or the new file, also after
+// the writer was killed, but a power loss may leave either. For files that describe processes
+// of this boot (a machine that crashed has none of them running any more) or that are rebuilt
+// from the job store: fsync was most of the time between CreateProcessingJob and the script.
+Status ReplaceFile(const std::string& path, std::string_view data, int mode = 0644);
+
 // Writes `data` to `path` (created or truncated) without fsync: for files that are rewritten
 // whenever they are needed again, so a crash may leave them torn but never matters.
 Status WriteFileUnsynced(const std::string& path, std::string_view data, int mode = 0644);

@@ -145,7 +145,7 @@ Result<std::optional<ExitStatus>> ReadExitStatus(const std::string& state_dir) {
 }
 
 Status WriteExitStatus(const std::string& state_dir, const ExitStatus& status) {
-  return WriteFileAtomically(ExitPath(state_dir), ExitStatusToJson(status));
+  return ReplaceFile(ExitPath(state_dir), ExitStatusToJson(status));
 }
 
 std::string SandboxPidsToJson(const SandboxPids& pids) {
@@ -170,9 +170,8 @@ Result<SandboxPids> ReadSandboxPids(const std::string& state_dir) {
 }
 
 Status WriteShimIdentity(const std::string& state_dir, const ShimIdentity& identity) {
-  return WriteFileAtomically(
-      ShimPidPath(state_dir),
-      std::to_string(identity.pid) + " " + std::to_string(identity.start_time) + "\n");
+  return ReplaceFile(ShimPidPath(state_dir), std::to_string(identity.pid) + " " +
+                                                 std::to_string(identity.start_time) + "\n");
 }
 
 Result<ShimIdentity> ReadShimIdentity(const std::string& state_dir) {

@@ -318,7 +318,7 @@ class Shim {
     auto stat = ReadProcessStat(pids.init_pid);
     if (stat.ok()) pids.init_start_time = stat->start_time;
     sandbox_ = pids;
-    Status written = WriteFileAtomically(PidsPath(state_dir_), SandboxPidsToJson(pids));
+    Status written = ReplaceFile(PidsPath(state_dir_), SandboxPidsToJson(pids));
     if (!written.ok()) Complain(written.ToString());
     SignalReady(true);
   }
@@ -346,7 +346,7 @@ class Shim {
     auto stat = ReadProcessStat(pids.init_pid);
     if (stat.ok()) pids.init_start_time = stat->start_time;
     sandbox_ = pids;
-    Status written = WriteFileAtomically(PidsPath(state_dir_), SandboxPidsToJson(pids));
+    Status written = ReplaceFile(PidsPath(state_dir_), SandboxPidsToJson(pids));
     if (!written.ok()) Complain(written.ToString());
     SignalReady(true);
   }

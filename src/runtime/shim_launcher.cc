@@ -190,7 +190,8 @@ Result<std::unique_ptr<Instance>> LaunchShim(const std::string& shim_path,
   if (::stat(SpecPath(spec.state_dir).c_str(), &st) == 0) {
     return Status::AlreadyExists("state_dir " + spec.state_dir + " already holds an instance");
   }
-  RETURN_IF_ERROR(WriteFileAtomically(SpecPath(spec.state_dir), ShimConfigToJson(config), 0600));
+  // State files describe processes of this boot, so they need no fsync (base/fs.h ReplaceFile).
+  RETURN_IF_ERROR(ReplaceFile(SpecPath(spec.state_dir), ShimConfigToJson(config), 0600));
 
   int ready[2];
   if (::pipe2(ready, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);

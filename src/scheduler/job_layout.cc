@@ -147,9 +147,8 @@ Status PrepareInstanceDirs(const JobLayout& layout, size_t index, const JobRecor
                    {"current_group_name", "homogeneousCluster"},
                    {"network_interface_name", "eth0"}};
   // These files are regenerated from the store whenever needed, so they skip fsync.
-  RETURN_IF_ERROR(
-      WriteFileAtomically(inst.config_dir() + "/processingjobconfig.json", config.dump(2)));
-  return WriteFileAtomically(inst.config_dir() + "/resourceconfig.json", resource.dump(2));
+  RETURN_IF_ERROR(ReplaceFile(inst.config_dir() + "/processingjobconfig.json", config.dump(2)));
+  return ReplaceFile(inst.config_dir() + "/resourceconfig.json", resource.dump(2));
 }
 
 Result<std::string> CollectExitMessage(const JobLayout& layout) {

@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -97,9 +98,9 @@ class JobRunner : public std::enable_shared_from_this<JobRunner> {
   bool UsesPrivateNetwork() const;
   // Makes the job's own access key valid again (Resume), if it has one.
   void RestoreCredential();
-  // Creates the job's private network and opens the Kiln endpoint in it; returns the endpoint
-  // URL for the instances (empty without a publisher).
-  Result<std::string> SetUpNetwork();
+  // Creates the job's private network and opens the Kiln endpoint in it (network_endpoint_:
+  // the URL for the instances, empty without a publisher). Runs beside staging (Run()).
+  Status SetUpNetwork();
   // After a restart: finds the job's network again and reopens the endpoint in it.
   void RestoreNetwork();
   // Closes the endpoints and removes the network, once no instance runs any more.
@@ -116,7 +117,10 @@ class JobRunner : public std::enable_shared_from_this<JobRunner> {
   const std::string name_;
   const JobSpec spec_;
   JobLayout layout_;
-  std::unique_ptr<JobNetwork> network_;  // set before instances start, or by RestoreNetwork
+  // Set by SetUpNetwork (on its own thread until network_setup_ is waited for) or RestoreNetwork.
+  std::unique_ptr<JobNetwork> network_;
+  std::string network_endpoint_;
+  std::future<Status> network_setup_;
 
   std::mutex mu_;
   std::condition_variable cv_;
