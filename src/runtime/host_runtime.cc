@@ -21,6 +21,7 @@ std::string DefaultShimPath() {
 
 HostRuntime::HostRuntime(Options options) : options_(std::move(options)) {
   if (options_.shim_path.empty()) options_.shim_path = DefaultShimPath();
+  standby_ = std::make_unique<ShimStandby>(options_.shim_path);
 }
 
 bool HostRuntime::Available(const Options& options) {
@@ -52,10 +53,11 @@ Result<std::unique_ptr<Instance>> HostRuntime::Start(const InstanceSpec& spec) {
   config.sandbox_uid = options_.sandbox_uid;
   config.sandbox_gid = options_.sandbox_gid;
   config.cgroup_parent = options_.cgroup_parent_name;
-  return LaunchShim(options_.shim_path, config);
+  return LaunchShim(options_.shim_path, config, standby_.get());
 }
 
 void HostRuntime::PrepareForStart() {
+  standby_->FillInBackground();
   if (warming_.exchange(true)) return;  // one warm-up in flight is enough
   std::thread([this] {
     WarmCgroupAttach();

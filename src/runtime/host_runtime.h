@@ -11,6 +11,7 @@
 #include <string>
 
 #include "runtime/runtime.h"
+#include "runtime/shim_launcher.h"
 
 namespace kiln {
 
@@ -43,7 +44,8 @@ class HostRuntime : public Runtime {
   Result<std::unique_ptr<Instance>> Start(const InstanceSpec& spec) override;
   Result<std::unique_ptr<Instance>> Recover(const std::string& state_dir) override;
   // Warms the kernel's cgroup attach path in the background (see WarmCgroupAttach), so the
-  // shim's attach of the sandbox does not wait for an RCU grace period.
+  // shim's attach of the sandbox does not wait for an RCU grace period, and starts a standby
+  // shim (shim_launcher.h) unless one waits already.
   void PrepareForStart() override;
 
   // Whether bwrap and setpriv are installed where `options` says.
@@ -52,6 +54,7 @@ class HostRuntime : public Runtime {
  private:
   Options options_;
   std::atomic<bool> warming_{false};
+  std::unique_ptr<ShimStandby> standby_;
 };
 
 }  // namespace kiln

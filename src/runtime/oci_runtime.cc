@@ -33,7 +33,10 @@ std::string HostsFile(const std::string& hostname) {
 
 OciRuntime::OciRuntime(Options options) : options_(std::move(options)) {
   if (options_.shim_path.empty()) options_.shim_path = DefaultShimPath();
+  standby_ = std::make_unique<ShimStandby>(options_.shim_path);
 }
+
+void OciRuntime::PrepareForStart() { standby_->FillInBackground(); }
 
 bool OciRuntime::IsCgroupHybrid(const std::string& root) {
   struct stat st;
@@ -115,7 +118,7 @@ Result<std::unique_ptr<Instance>> OciRuntime::Start(const InstanceSpec& spec) {
   if (::access("/etc/resolv.conf", R_OK) == 0) bundle.resolv_conf_path = "/etc/resolv.conf";
   RETURN_IF_ERROR(WriteFileUnsynced(config.oci.bundle_dir + "/config.json",
                                     BuildOciConfigJson(spec, bundle), 0600));
-  return LaunchShim(options_.shim_path, config);
+  return LaunchShim(options_.shim_path, config, standby_.get());
 }
 
 Result<std::unique_ptr<Instance>> OciRuntime::Recover(const std::string& state_dir) {

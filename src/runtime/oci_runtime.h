@@ -12,6 +12,7 @@
 #include <string>
 
 #include "runtime/runtime.h"
+#include "runtime/shim_launcher.h"
 
 namespace kiln {
 
@@ -40,6 +41,8 @@ class OciRuntime : public Runtime {
   // and starts kiln-shim; returns once the container's process runs. Errors as HostRuntime's.
   Result<std::unique_ptr<Instance>> Start(const InstanceSpec& spec) override;
   Result<std::unique_ptr<Instance>> Recover(const std::string& state_dir) override;
+  // Starts a standby shim (shim_launcher.h) unless one waits already.
+  void PrepareForStart() override;
 
   // Whether the selected runtime (and the init, if any) is installed.
   static bool Available(const Options& options);
@@ -48,6 +51,7 @@ class OciRuntime : public Runtime {
 
  private:
   Options options_;
+  std::unique_ptr<ShimStandby> standby_;
 };
 
 }  // namespace kiln

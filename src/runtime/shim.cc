@@ -535,8 +535,18 @@ class Shim {
 
 }  // namespace
 
+void RedirectShimStderr(const std::string& state_dir) {
+  int fd = ::open(ShimLogPath(state_dir).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  ::dup2(fd, 2);
+  ::close(fd);
+}
+
 int RunShim(const std::string& state_dir, int ready_fd) {
   if (ready_fd >= 0) ::fcntl(ready_fd, F_SETFD, FD_CLOEXEC);
+  if (::chdir(state_dir.c_str()) != 0) {
+    std::fprintf(stderr, "kiln-shim: chdir %s: %s\n", state_dir.c_str(), std::strerror(errno));
+  }
   return Shim(state_dir, ready_fd).Run();
 }
 

@@ -13,6 +13,11 @@ namespace kiln {
 // Runs the instance of `state_dir`/spec.json to completion. `ready_fd` (or -1) receives one byte
 // once the sandbox runs, and is closed without one if it could not start. Returns the shim's
 // process exit code: 0 once exit.json is written, non-zero if even that failed.
+// The shim runs with `state_dir` as its working directory, which also identifies it to a
+// restarted server (shim_launcher.h).
 int RunShim(const std::string& state_dir, int ready_fd);
+
+// Points stderr at the state dir's shim.log (a standby shim learns its state dir late).
+void RedirectShimStderr(const std::string& state_dir);
 
 }  // namespace kiln

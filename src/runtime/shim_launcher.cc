@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,13 +93,82 @@ Result<pid_t> SpawnShim(const std::string& shim_path, const std::string& state_d
   return pid;
 }
 
-// Whether a kiln-shim command line supervises `state_dir` (compared as files, so that different
-// spellings of the same directory match).
-bool NamesStateDir(const std::vector<std::string>& cmdline, const std::string& state_dir) {
-  auto flag = std::find(cmdline.begin(), cmdline.end(), "--state-dir");
-  if (flag == cmdline.end() || flag + 1 == cmdline.end()) return false;
+// Starts a standby kiln-shim: fd 3 its ready pipe, fd 4 the socket its state dir arrives on;
+// stderr goes to /dev/null until it knows its shim.log.
+Result<ShimStandby::Waiting> SpawnStandby(const std::string& shim_path) {
+  int ready[2];
+  int control[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, control) != 0) {
+    int saved = errno;
+    ::close(ready[0]);
+    ::close(ready[1]);
+    return Status::FromErrno("socketpair", saved);
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, ready[1], 3);
+  posix_spawn_file_actions_adddup2(&actions, control[1], 4);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 5);
+  sigset_t empty, all;
+  sigemptyset(&empty);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &empty);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<std::string> args = {shim_path, "--ready-fd", "3", "--control-fd", "4"};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, shim_path.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  ::close(ready[1]);
+  ::close(control[1]);
+  if (rc != 0) {
+    ::close(ready[0]);
+    ::close(control[0]);
+    return Status::FromErrno("start " + shim_path, rc);
+  }
+  ShimStandby::Waiting waiting{pid, PidfdOpen(pid), ready[0], control[0]};
+  if (waiting.pidfd < 0) {
+    int saved = errno;
+    ::close(ready[0]);
+    ::close(control[0]);
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return Status::FromErrno("pidfd_open kiln-shim", saved);
+  }
+  return waiting;
+}
+
+void Release(const ShimStandby::Waiting& waiting) {
+  // End of file on its socket makes an unused standby exit.
+  ::close(waiting.control_fd);
+  ::close(waiting.ready_fd);
+  ::close(waiting.pidfd);
+  while (::waitpid(waiting.pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+// Whether process `pid` is a kiln-shim supervising `state_dir`: a shim works in its state dir
+// (compared as files, so that different spellings of the same directory match).
+bool SupervisesStateDir(pid_t pid, const std::string& state_dir) {
+  auto cmdline = ReadProcessCmdline(pid);
+  if (!cmdline.ok() || cmdline->empty() ||
+      std::filesystem::path((*cmdline)[0]).filename() != "kiln-shim") {
+    return false;
+  }
   struct stat a, b;
-  return ::stat((flag + 1)->c_str(), &a) == 0 && ::stat(state_dir.c_str(), &b) == 0 &&
+  std::string cwd = "/proc/" + std::to_string(pid) + "/cwd";
+  return ::stat(cwd.c_str(), &a) == 0 && ::stat(state_dir.c_str(), &b) == 0 &&
          a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
@@ -179,8 +249,54 @@ Status ChownTree(const std::string& root, uid_t uid, gid_t gid) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Instance>> LaunchShim(const std::string& shim_path,
-                                             const ShimConfig& config) {
+ShimStandby::~ShimStandby() {
+  std::thread filler;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    filler = std::move(filler_);
+  }
+  if (filler.joinable()) filler.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (waiting_) Release(*waiting_);
+}
+
+void ShimStandby::FillInBackground() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (waiting_ || filling_) return;
+  filling_ = true;
+  if (filler_.joinable()) filler_.join();  // a finished one: it no longer needs mu_
+  filler_ = std::thread([this] {
+    Fill();
+    std::lock_guard<std::mutex> done(mu_);
+    filling_ = false;
+  });
+}
+
+void ShimStandby::Fill() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (waiting_) return;
+  }
+  if (::access(shim_path_.c_str(), X_OK) != 0) return;
+  auto spawned = SpawnStandby(shim_path_);
+  if (!spawned.ok()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (waiting_) {
+    Release(*spawned);  // another thread was quicker
+  } else {
+    waiting_ = *spawned;
+  }
+}
+
+std::optional<ShimStandby::Waiting> ShimStandby::Take() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::optional<Waiting> taken = std::move(waiting_);
+  waiting_.reset();
+  return taken;
+}
+
+Result<std::unique_ptr<Instance>> LaunchShim(const std::string& shim_path, const ShimConfig& config,
+                                             ShimStandby* standby) {
   const InstanceSpec& spec = config.spec;
   if (::access(shim_path.c_str(), X_OK) != 0) {
     return Status::FailedPrecondition("kiln-shim is not executable at " + shim_path);
@@ -193,21 +309,38 @@ Result<std::unique_ptr<Instance>> LaunchShim(const std::string& shim_path,
   // State files describe processes of this boot, so they need no fsync (base/fs.h ReplaceFile).
   RETURN_IF_ERROR(ReplaceFile(SpecPath(spec.state_dir), ShimConfigToJson(config), 0600));
 
-  int ready[2];
-  if (::pipe2(ready, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
-  auto pid = SpawnShim(shim_path, spec.state_dir, ready[1]);
-  ::close(ready[1]);
-  if (!pid.ok()) {
-    ::close(ready[0]);
-    return pid.status();
+  int ready[2] = {-1, -1};
+  std::optional<pid_t> pid;
+  int pidfd = -1;
+  if (std::optional<ShimStandby::Waiting> waiting = standby ? standby->Take() : std::nullopt) {
+    const std::string line = spec.state_dir + "\n";
+    if (::send(waiting->control_fd, line.data(), line.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(line.size())) {
+      ::close(waiting->control_fd);
+      pid = waiting->pid;
+      pidfd = waiting->pidfd;
+      ready[0] = waiting->ready_fd;
+    } else {
+      Release(*waiting);  // it died meanwhile: start one on demand
+    }
   }
-  int pidfd = PidfdOpen(*pid);
-  if (pidfd < 0) {
-    Status status = Status::FromErrno("pidfd_open kiln-shim", errno);
-    ::close(ready[0]);
-    ::kill(*pid, SIGKILL);
-    ::waitpid(*pid, nullptr, 0);
-    return status;
+  if (!pid) {
+    if (::pipe2(ready, O_CLOEXEC) != 0) return Status::FromErrno("pipe", errno);
+    auto spawned = SpawnShim(shim_path, spec.state_dir, ready[1]);
+    ::close(ready[1]);
+    if (!spawned.ok()) {
+      ::close(ready[0]);
+      return spawned.status();
+    }
+    pid = *spawned;
+    pidfd = PidfdOpen(*pid);
+    if (pidfd < 0) {
+      Status status = Status::FromErrno("pidfd_open kiln-shim", errno);
+      ::close(ready[0]);
+      ::kill(*pid, SIGKILL);
+      ::waitpid(*pid, nullptr, 0);
+      return status;
+    }
   }
   // The shim writes one byte once the sandbox runs, or closes the pipe if it could not start.
   char byte = 0;
@@ -217,6 +350,8 @@ Result<std::unique_ptr<Instance>> LaunchShim(const std::string& shim_path,
   } while (n < 0 && errno == EINTR);
   ::close(ready[0]);
   auto instance = std::make_unique<HostInstance>(spec.state_dir, *pid, pidfd, /*own_child=*/true);
+  // The next standby starts once this instance runs, off the path to its first instruction.
+  if (standby != nullptr) standby->FillInBackground();
   if (n == 1) return std::unique_ptr<Instance>(std::move(instance));
   ExitStatus status = instance->Wait();
   return Status::Internal(
@@ -240,9 +375,8 @@ Result<std::unique_ptr<Instance>> RecoverShim(const std::string& state_dir) {
     // The pidfd pins the process; now make sure it is really this instance's shim and not a
     // process that inherited a recycled pid.
     auto stat = ReadProcessStat(identity->pid);
-    auto cmdline = ReadProcessCmdline(identity->pid);
-    if (stat.ok() && stat->start_time == identity->start_time && cmdline.ok() &&
-        NamesStateDir(*cmdline, state_dir)) {
+    if (stat.ok() && stat->start_time == identity->start_time &&
+        SupervisesStateDir(identity->pid, state_dir)) {
       return std::unique_ptr<Instance>(
           std::make_unique<HostInstance>(state_dir, identity->pid, pidfd, /*own_child=*/false));
     }

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "base/fs.h"
@@ -172,11 +173,50 @@ TEST_F(HostRuntimeTest, RecoverRejectsAPidThatIsNotTheShim) {
   ASSERT_TRUE(WriteShimIdentity(spec.state_dir, {::getpid(), 1}).ok());
   HostRuntime runtime(options_);
   EXPECT_EQ(runtime.Recover(spec.state_dir).status().code(), StatusCode::kNotFound);
-  // Right start time, but the command line does not name the state_dir.
+  // Right start time, but not a kiln-shim working in the state_dir.
   auto self = ReadProcessStat(::getpid());
   ASSERT_TRUE(self.ok());
   ASSERT_TRUE(WriteShimIdentity(spec.state_dir, {::getpid(), self->start_time}).ok());
   EXPECT_EQ(runtime.Recover(spec.state_dir).status().code(), StatusCode::kNotFound);
+}
+
+// Standby shims of this process (kiln-shim --control-fd …), by pid.
+std::vector<pid_t> StandbyShims() {
+  std::vector<pid_t> found;
+  for (pid_t child : ChildrenOf(::getpid())) {
+    auto cmdline = ReadProcessCmdline(child);
+    if (cmdline.ok() &&
+        std::find(cmdline->begin(), cmdline->end(), "--control-fd") != cmdline->end()) {
+      found.push_back(child);
+    }
+  }
+  return found;
+}
+
+TEST_F(HostRuntimeTest, AStandbyShimRunsTheNextInstanceAndAnUnusedOneExitsWithTheRuntime) {
+  InstanceSpec spec = ShellSpec("echo hi > /out/hi");
+  {
+    HostRuntime runtime(options_);
+    runtime.PrepareForStart();
+    ASSERT_TRUE(WaitFor([] { return StandbyShims().size() == 1; }));
+    const pid_t standby = StandbyShims()[0];
+    started_.push_back(spec.state_dir);
+    auto instance = runtime.Start(spec);
+    ASSERT_TRUE(instance.ok()) << instance.status().ToString();
+    auto identity = ReadShimIdentity(spec.state_dir);
+    ASSERT_TRUE(identity.ok());
+    EXPECT_EQ(identity->pid, standby) << "the waiting shim supervises the instance";
+    auto status = WaitWithDeadline(**instance);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(status->exit_code, 0);
+    EXPECT_EQ(*ReadFile(output_dir() + "/hi"), "hi\n");
+    EXPECT_TRUE(PathExists(spec.state_dir + "/shim.log")) << "its stderr went to the state dir";
+    EXPECT_TRUE(WaitFor([&] {
+      auto now = StandbyShims();
+      return now.size() == 1 && now[0] != standby;
+    })) << "a new standby waits for the next instance";
+  }
+  EXPECT_TRUE(StandbyShims().empty()) << "the runtime's unused standby exited with it";
 }
 
 TEST_F(HostRuntimeTest, StartReportsASandboxThatCannotStart) {
