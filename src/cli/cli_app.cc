@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "base/clock.h"
+#include "cli/agent_commands.h"
 #include "cli/api_client.h"
 #include "cli/image_commands.h"
 #include "cli/job_commands.h"
@@ -215,6 +216,12 @@ int CliMain(int argc, const char* const* argv, const CliHooks& hooks, std::ostre
                    "external S3 endpoint or the internet)")
       ->check(CLI::IsMember({"private", "host"}));
 
+  // kiln server --backend slurm …, and kiln agent (docs/slurm.md)
+  SlurmServerFlags slurm_flags;
+  AddSlurmServerFlags(server, slurm_flags);
+  AgentCommand agent_command;
+  AddAgentCommand(app, agent_command);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -234,10 +241,14 @@ int CliMain(int argc, const char* const* argv, const CliHooks& hooks, std::ostre
     std::string dir = connection.data_dir.empty() ? DefaultDataDir(env) : connection.data_dir;
     return RunImageCommand(image_commands, dir, out, err);
   }
+  if (agent_command.app->parsed()) return RunAgentCommand(agent_command, env, err);
   if (server->parsed()) {
     server_flags.data_dir = connection.data_dir;
     Result<ServerOptions> options = ToServerOptions(server_flags);
     if (!options.ok()) return (err << FormatError(options.status()), kExitUsage);
+    if (Status st = ApplySlurmServerFlags(slurm_flags, &*options); !st.ok()) {
+      return (err << FormatError(st), kExitUsage);
+    }
     if (!hooks.run_server) return (err << "kiln: server is not available\n", kExitFailure);
     return hooks.run_server(*options);
   }

@@ -151,6 +151,9 @@ void ApiRouter::HandleJson(HttpRequest& request, HttpResponse& response) {
   if (target.rfind(logs_.target_prefix() + ".", 0) == 0) {
     return WriteJson(logs_.Handle(target, request.body), response);
   }
+  if (agent_api_ != nullptr && target.rfind(std::string(kAgentTargetPrefix) + ".", 0) == 0) {
+    return WriteJson(agent_api_->Handle(auth.access_key, target, request.body), response);
+  }
   WriteJson(
       JsonService::Error(400, "UnknownOperationException", "Unknown service target " + target),
       response);

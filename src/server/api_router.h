@@ -10,6 +10,7 @@
 
 #include "scheduler/job_credentials.h"
 #include "scheduler/job_service.h"
+#include "server/agent_api.h"
 #include "server/credentials.h"
 #include "server/http_server.h"
 #include "server/json_protocol.h"
@@ -42,6 +43,9 @@ class ApiRouter {
   void SetJobCredentials(const JobCredentials* job_credentials) {
     job_credentials_ = job_credentials;
   }
+  // Serves the KilnAgent.* operations of cluster agents (the Slurm backend); `agent_api` must
+  // outlive the router. Call before serving. Without it they are unknown operations.
+  void SetAgentApi(const AgentApi* agent_api) { agent_api_ = agent_api; }
   // The secret for a SigV4 access key: the server's own, else a running job's; nullopt if unknown.
   std::optional<std::string> LookupSecret(const std::string& access_key_id) const;
 
@@ -53,6 +57,7 @@ class ApiRouter {
 
   ServerCredentials credentials_;
   const JobCredentials* job_credentials_ = nullptr;
+  const AgentApi* agent_api_ = nullptr;
   JsonService sagemaker_;
   JsonService logs_;
   StsApi sts_;

@@ -18,6 +18,8 @@
 #include "scheduler/job_environment.h"
 #include "scheduler/job_service.h"
 #include "scheduler/local_backend.h"
+#include "scheduler/slurm_backend.h"
+#include "server/agent_api.h"
 #include "server/api_router.h"
 #include "server/credentials.h"
 #include "server/http_server.h"
@@ -77,7 +79,10 @@ struct ServerParts {
   NamespaceEndpoints namespace_endpoints;  // Kiln's endpoint inside jobs' private networks
   std::unique_ptr<HostRuntime> host_runtime;
   std::unique_ptr<OciRuntime> oci_runtime;  // null when runc is not installed
-  std::unique_ptr<LocalBackend> backend;
+  std::unique_ptr<LocalBackend> local_backend;
+  std::unique_ptr<SlurmBackend> slurm_backend;  // --backend slurm
+  Backend* backend = nullptr;                   // the one in use
+  std::unique_ptr<AgentApi> agent_api;          // with the Slurm backend
   std::unique_ptr<JobService> jobs;
   std::unique_ptr<JobStoreLogSource> log_source;
   std::unique_ptr<LogsService> logs;
@@ -131,6 +136,39 @@ Status RouteS3(const ServerOptions& options, const std::string& region, ServerPa
   if (!resolver.ok()) return resolver.status().WithPrefix("--s3-endpoint");
   parts.external_s3 = std::move(resolver).value();
   parts.resolver.Route("s3", parts.external_s3.get());
+  return Status::Ok();
+}
+
+// The Slurm backend of `options`, sharing the local backend's runner context.
+Status MakeSlurmBackend(const ServerOptions& options, RunnerContext context,
+                        const std::vector<std::string>& file_roots, ServerParts& parts) {
+  const SlurmServerOptions& so = options.slurm;
+  SlurmBackendOptions slurm;
+  slurm.context = std::move(context);
+  // Instances on the nodes use the nodes' own network; no private networks are made here.
+  slurm.context.private_networks = false;
+  slurm.context.services.endpoint_publisher = nullptr;
+  slurm.slurm.partition = so.partition;
+  slurm.slurm.slurm_conf = so.slurm_conf;
+  slurm.slurm.extra_sbatch_args = so.sbatch_args;
+  slurm.kiln_path = so.kiln_path;
+  if (slurm.kiln_path.empty()) {
+    std::error_code ec;
+    slurm.kiln_path = std::filesystem::read_symlink("/proc/self/exe", ec).string();
+    if (ec) return Status::Internal("cannot find the kiln executable: " + ec.message());
+  }
+  slurm.node_scratch_dir = so.node_scratch_dir;
+  slurm.batch_output_dir = so.batch_output_dir;
+  slurm.file_roots = file_roots;
+  slurm.poll_interval_ms = std::max(50, so.poll_ms);
+  slurm.time_margin_minutes = so.time_margin_minutes;
+  const EndpointSlot* endpoint = &parts.endpoint;
+  const std::string configured = so.agent_endpoint;
+  slurm.agent_endpoint = [endpoint, configured] {
+    return AgentEndpointFor(configured, endpoint->Wait(std::chrono::seconds(30)));
+  };
+  parts.slurm_backend = std::make_unique<SlurmBackend>(std::move(slurm));
+  parts.backend = parts.slurm_backend.get();
   return Status::Ok();
 }
 
@@ -240,7 +278,7 @@ int RunServer(const ServerOptions& options) {
   ctx.services.kiln_endpoint = &parts.endpoint;
   ctx.services.credentials = &parts.job_credentials;
   ctx.services.python_dir = data_dir + "/python";
-  if (options.private_job_networks) {
+  if (options.private_job_networks && options.backend != "slurm") {
     if (::access(ctx.network_options.ip_path.c_str(), X_OK) != 0) {
       return Fail(ctx.network_options.ip_path +
                   " (iproute2) is missing: it sets up jobs' private networks; install it or "
@@ -256,12 +294,18 @@ int RunServer(const ServerOptions& options) {
   }
   backend_options.max_instances =
       options.max_instances > 0 ? options.max_instances : std::max(4, static_cast<int>(cpus) * 2);
-  parts.backend = std::make_unique<LocalBackend>(std::move(backend_options));
+  if (options.backend == "slurm") {
+    Status made = MakeSlurmBackend(options, std::move(backend_options.context), roots, parts);
+    if (!made.ok()) return Fail(made.ToString());
+  } else {
+    parts.local_backend = std::make_unique<LocalBackend>(std::move(backend_options));
+    parts.backend = parts.local_backend.get();
+  }
 
   JobServiceOptions job_options;
   job_options.region = creds->region;
   job_options.account_id = creds->account_id;
-  parts.jobs = std::make_unique<JobService>(job_options, parts.store.get(), parts.backend.get(),
+  parts.jobs = std::make_unique<JobService>(job_options, parts.store.get(), parts.backend,
                                             SystemClock::Default());
   parts.log_source = std::make_unique<JobStoreLogSource>(parts.store.get());
   LogsServiceOptions logs_options;
@@ -281,6 +325,10 @@ int RunServer(const ServerOptions& options) {
   parts.router = std::make_unique<ApiRouter>(*creds, parts.jobs.get(), parts.logs.get(),
                                              parts.buckets.get(), std::move(s3_hosts));
   parts.router->SetJobCredentials(&parts.job_credentials);
+  if (parts.slurm_backend) {
+    parts.agent_api = std::make_unique<AgentApi>(parts.slurm_backend.get(), &parts.job_credentials);
+    parts.router->SetAgentApi(parts.agent_api.get());
+  }
 
   // Signals are taken by a dedicated sigwait below, so block them in every thread we start.
   sigset_t signals;

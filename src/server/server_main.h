@@ -9,6 +9,19 @@
 
 namespace kiln {
 
+// The Slurm backend (`--backend slurm`, docs/slurm.md).
+struct SlurmServerOptions {
+  std::string partition;         // empty: the cluster's default
+  std::string slurm_conf;        // empty: the Slurm clients' default
+  std::string agent_endpoint;    // URL the nodes reach this server at; without a port: ours
+  std::string kiln_path;         // kiln on the nodes; empty: this executable's path
+  std::string node_scratch_dir;  // instance directories on the nodes; empty: agents' default
+  std::string batch_output_dir;  // batch job output files (on the nodes); empty: discarded
+  std::vector<std::string> sbatch_args;  // extra sbatch arguments
+  int poll_ms = 1000;
+  int time_margin_minutes = 5;
+};
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:7070";      // HOST:PORT; port 0 picks a free port
   std::string data_dir;                       // empty: DefaultDataDir()
@@ -28,6 +41,8 @@ struct ServerOptions {
   // Each job without network isolation gets a private network (runtime/job_network.h) in which
   // Kiln's endpoint is reachable; false: jobs share the host's network.
   bool private_job_networks = true;
+  std::string backend = "local";  // "local" or "slurm"
+  SlurmServerOptions slurm;
 };
 
 // The per-user data directory: $KILN_DATA_DIR, else $XDG_DATA_HOME/kiln, else ~/.local/share/kiln.

@@ -42,11 +42,12 @@ def wait_until(predicate, timeout=60.0, interval=0.05, what="condition"):
 
 
 class KilnServer:
-    """One `kiln server` child process on 127.0.0.1 with a private data dir."""
+    """One `kiln server` child process on 127.0.0.1 (or `listen`) with a private data dir."""
 
-    def __init__(self, data_dir, extra_args=()):
+    def __init__(self, data_dir, extra_args=(), listen="127.0.0.1:0"):
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
+        self.listen = listen
         self.proc = None
         self.endpoint = None
         self.log_path = os.path.join(data_dir, "server.log")
@@ -58,7 +59,7 @@ class KilnServer:
             os.unlink(server_json)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [KILN, "server", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+            [KILN, "server", "--listen", self.listen, "--data-dir", self.data_dir,
              "--stop-grace-seconds", "2", *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
