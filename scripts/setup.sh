@@ -33,4 +33,9 @@ if ((${#missing[@]})); then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+# Jobs get their own /etc/hosts bound over the host's (read-only) one, which needs the file to
+# exist; every installed Debian has it, a bare chroot or container may not.
+if [[ ! -e /etc/hosts ]]; then
+  printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' > /etc/hosts
+fi
 echo "setup.sh: all dependencies present" >&2

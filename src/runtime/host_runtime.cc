@@ -53,6 +53,7 @@ Result<std::unique_ptr<Instance>> HostRuntime::Start(const InstanceSpec& spec) {
   config.sandbox_uid = options_.sandbox_uid;
   config.sandbox_gid = options_.sandbox_gid;
   config.cgroup_parent = options_.cgroup_parent_name;
+  config.end_with_caller = !options_.instances_outlive_caller;
   return LaunchShim(options_.shim_path, config, standby_.get());
 }
 

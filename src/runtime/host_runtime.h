@@ -33,6 +33,8 @@ class HostRuntime : public Runtime {
     // crossing file systems) to the sandbox user so the job can write its outputs. Read-only
     // sources must be readable by that user (the caller's job).
     bool chown_writable_mounts = true;
+    // false: an instance is killed when the process that started it dies (kiln agent).
+    bool instances_outlive_caller = true;
   };
 
   explicit HostRuntime(Options options);

@@ -72,13 +72,10 @@ std::string PidsPath(const std::string& state_dir) { return state_dir + "/pids.j
 std::string ExitPath(const std::string& state_dir) { return state_dir + "/exit.json"; }
 
 std::string ShimConfigToJson(const ShimConfig& config) {
-  json j = {{"spec", SpecToJson(config.spec)},
-            {"bwrap_path", config.bwrap_path},
-            {"setpriv_path", config.setpriv_path},
-            {"sandbox_uid", config.sandbox_uid},
-            {"sandbox_gid", config.sandbox_gid},
-            {"cgroup_parent", config.cgroup_parent},
-            {"sandbox", config.sandbox}};
+  json j = {{"spec", SpecToJson(config.spec)},           {"bwrap_path", config.bwrap_path},
+            {"setpriv_path", config.setpriv_path},       {"sandbox_uid", config.sandbox_uid},
+            {"sandbox_gid", config.sandbox_gid},         {"cgroup_parent", config.cgroup_parent},
+            {"end_with_caller", config.end_with_caller}, {"sandbox", config.sandbox}};
   if (config.sandbox == kOciSandbox) {
     j["oci"] = {{"runtime_argv", config.oci.runtime_argv},
                 {"runtime_state_dir", config.oci.runtime_state_dir},
@@ -98,6 +95,7 @@ Result<ShimConfig> ShimConfigFromJson(std::string_view text) {
     config.sandbox_uid = j.at("sandbox_uid").get<uint32_t>();
     config.sandbox_gid = j.at("sandbox_gid").get<uint32_t>();
     config.cgroup_parent = j.at("cgroup_parent").get<std::string>();
+    config.end_with_caller = j.value("end_with_caller", false);
     config.sandbox = j.value("sandbox", std::string(kBwrapSandbox));
     if (config.sandbox == kOciSandbox) {
       const json& oci = j.at("oci");

@@ -46,6 +46,9 @@ struct ShimConfig {
   uint32_t sandbox_uid = 65534;  // the unprivileged host user the command runs as
   uint32_t sandbox_gid = 65534;
   std::string cgroup_parent = "kiln";  // cgroups go to <own cgroup>/<cgroup_parent>/<id>
+  // The instance is killed when the process that started the shim dies (a kiln agent on a
+  // Slurm node, whose death means the job is lost); a server's instances outlive it instead.
+  bool end_with_caller = false;
 };
 
 struct SandboxPids {

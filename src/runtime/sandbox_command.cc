@@ -25,7 +25,12 @@ std::vector<std::string> BuildSandboxArgv(const ShimConfig& config, int info_fd)
   auto add = [&argv](std::initializer_list<std::string> args) { argv.insert(argv.end(), args); };
   add({"--ro-bind", "/usr", "/usr"});
   add({"--ro-bind", "/etc", "/etc"});
-  if (!spec.hosts_file.empty()) add({"--ro-bind", spec.hosts_file, "/etc/hosts"});
+  // bwrap needs an existing file to bind over in the read-only /etc (a bare chroot may lack one;
+  // scripts/setup.sh creates it).
+  struct stat hosts_st;
+  if (!spec.hosts_file.empty() && ::stat("/etc/hosts", &hosts_st) == 0) {
+    add({"--ro-bind", spec.hosts_file, "/etc/hosts"});
+  }
   add({"--symlink", "usr/bin", "/bin"});
   add({"--symlink", "usr/lib", "/lib"});
   add({"--symlink", "usr/sbin", "/sbin"});

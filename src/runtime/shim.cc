@@ -138,6 +138,13 @@ class Shim {
     if (::sigprocmask(SIG_BLOCK, &handled, &old_mask) != 0) {
       return Status::FromErrno("sigprocmask", errno);
     }
+    if (config_.end_with_caller) {
+      // A pidfd of the calling process becomes readable when the whole process has exited
+      // (PR_SET_PDEATHSIG would fire when the calling *thread* ends). Gone already: we have been
+      // reparented, so end at once.
+      caller_fd_ = PidfdOpen(caller_);
+      if (caller_fd_ < 0 || ::getppid() != caller_) ::raise(SIGUSR1);
+    }
     signal_fd_ = ::signalfd(-1, &handled, SFD_CLOEXEC | SFD_NONBLOCK);
     if (signal_fd_ < 0) return Status::FromErrno("signalfd", errno);
 
@@ -228,6 +235,7 @@ class Shim {
       }
       std::vector<pollfd> fds;
       fds.push_back({signal_fd_, POLLIN, 0});
+      if (caller_fd_ >= 0) fds.push_back({caller_fd_, POLLIN, 0});
       if (info_fd_ >= 0) fds.push_back({info_fd_, POLLIN, 0});
       for (const OutputStream& s : streams_) {
         if (s.fd >= 0) fds.push_back({s.fd, POLLIN, 0});
@@ -241,6 +249,10 @@ class Shim {
         if (p.revents == 0) continue;
         if (p.fd == signal_fd_) {
           HandleSignals();
+        } else if (p.fd == caller_fd_) {
+          ::close(caller_fd_);  // once is enough
+          caller_fd_ = -1;
+          KillSandbox();
         } else if (p.fd == info_fd_) {
           ReadInfo();
         } else {
@@ -512,6 +524,8 @@ class Shim {
   }
 
   std::string state_dir_;
+  const pid_t caller_ = ::getppid();  // the process that started the shim
+  int caller_fd_ = -1;                // its pidfd, if the instance ends with it
   int ready_fd_;
   ShimConfig config_;
   std::optional<LogStreamWriter> log_;

@@ -312,7 +312,10 @@ int Agent::Run() {
       return finish(report);
     }
   }
-  HostRuntime runtime(options_.runtime);
+  HostRuntime::Options runtime_options = options_.runtime;
+  // The agent's death means the job is lost: its instance must not linger on the node.
+  runtime_options.instances_outlive_caller = false;
+  HostRuntime runtime(runtime_options);
   auto started = runtime.Start(s);
   if (!started.ok()) {
     return fail("InternalServerError: could not start " + host() + ": " +

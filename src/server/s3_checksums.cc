@@ -1,55 +1,17 @@
-// CRC-32C is hand-written (no Debian 12 package we already depend on has it; see
-// docs/architecture.md); CRC-32 is zlib's; MD5/SHA come from OpenSSL's EVP interface.
+// CRC-32C is the storage module's hand-written one (no Debian 12 package we already depend on has
+// it; see docs/architecture.md), shared with the S3 client; CRC-32 is zlib's; MD5/SHA come from
+// OpenSSL's EVP interface.
 #include "server/s3_checksums.h"
 
 #include <openssl/evp.h>
 #include <zlib.h>
 
-#include <array>
 #include <cctype>
+
+#include "storage/s3_codec.h"
 
 namespace kiln::s3api {
 namespace {
-
-constexpr uint32_t kCrc32cPolynomial = 0x82F63B78;  // reflected 0x1EDC6F41
-
-std::array<uint32_t, 256> MakeCrc32cTable() {
-  std::array<uint32_t, 256> table{};
-  for (uint32_t i = 0; i < 256; ++i) {
-    uint32_t crc = i;
-    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ ((crc & 1) ? kCrc32cPolynomial : 0);
-    table[i] = crc;
-  }
-  return table;
-}
-
-uint32_t Crc32cTable(uint32_t crc, const unsigned char* data, size_t size) {
-  static const std::array<uint32_t, 256> kTable = MakeCrc32cTable();
-  for (size_t i = 0; i < size; ++i) crc = kTable[(crc ^ data[i]) & 0xff] ^ (crc >> 8);
-  return crc;
-}
-
-#if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(uint32_t crc, const unsigned char* data,
-                                                          size_t size) {
-  uint64_t c = crc;
-  while (size >= 8) {
-    uint64_t word;
-    __builtin_memcpy(&word, data, 8);
-    c = __builtin_ia32_crc32di(c, word);
-    data += 8;
-    size -= 8;
-  }
-  uint32_t c32 = static_cast<uint32_t>(c);
-  while (size-- > 0) c32 = __builtin_ia32_crc32qi(c32, *data++);
-  return c32;
-}
-
-bool HasSse42() {
-  static const bool kHas = __builtin_cpu_supports("sse4.2");
-  return kHas;
-}
-#endif
 
 class EvpDigest : public Digest {
  public:
@@ -100,14 +62,7 @@ int Base64Value(char c) {
 
 }  // namespace
 
-uint32_t Crc32c(uint32_t crc, std::string_view data) {
-  const auto* bytes = reinterpret_cast<const unsigned char*>(data.data());
-  crc = ~crc;
-#if defined(__x86_64__)
-  if (HasSse42()) return ~Crc32cHardware(crc, bytes, data.size());
-#endif
-  return ~Crc32cTable(crc, bytes, data.size());
-}
+uint32_t Crc32c(uint32_t crc, std::string_view data) { return s3::Crc32c(crc, data); }
 
 uint32_t Crc32(uint32_t crc, std::string_view data) {
   uLong value = crc;

@@ -1,8 +1,8 @@
 // S3ObjectStore: an ObjectStore on any S3-compatible endpoint (AWS, Kiln's own, s3rver, moto)
 // over libcurl with SigV4. Large objects move as parallel ranged GETs and multipart uploads, many
 // requests run at once, transient failures (throttling, 5xx, dropped connections) are retried with
-// backoff, and every transfer is checked (Content-MD5 and signed SHA-256 on upload, sizes and
-// MD5 ETags on download).
+// backoff, and every transfer is checked (Content-MD5 or a CRC-32C the endpoint verifies on
+// upload, sizes and MD5 ETags on download).
 #pragma once
 
 #include <chrono>
@@ -76,8 +76,13 @@ class S3ObjectStore : public ObjectStore {
                          const std::string& dest_path, uint64_t listed_size) override;
   // ResourceExhausted above 64 MiB: this is for manifests, not data.
   Result<std::string> GetBytes(const std::string& bucket, const std::string& key) override;
-  // Below multipart_threshold one PUT with Content-MD5 and the signed SHA-256 of the file; above
-  // it a multipart upload with parts sent in parallel (aborted on failure).
+  // Below multipart_threshold one PUT with Content-MD5 (the ETag is checked too); above it a
+  // multipart upload (x-amz-checksum-algorithm CRC32C) with parts sent in parallel, each with its
+  // x-amz-checksum-crc32c, which the endpoint verifies and echoes; where it echoes none (an S3
+  // without flexible checksums), the part's ETag is checked against its MD5 instead. The
+  // completed object's composite CRC-32C, if reported, must match the parts'. Failed uploads are
+  // aborted. Payloads are not signed (UNSIGNED-PAYLOAD): the checksums guard them, and a SHA-256
+  // on both ends would cost more CPU than the checksums themselves.
   Status PutFromFile(const std::string& bucket, const std::string& key,
                      const std::string& src_path) override;
   // Streams the body to `sink` as it arrives; a dropped connection resumes from the last byte

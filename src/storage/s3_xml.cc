@@ -179,11 +179,16 @@ std::optional<ErrorDocument> ParseErrorDocument(std::string_view xml) {
   return doc;
 }
 
-std::string CompleteMultipartUploadXml(const std::vector<std::string>& etags) {
+std::string CompleteMultipartUploadXml(const std::vector<std::string>& etags,
+                                       const std::vector<std::string>& crc32c) {
   std::string out = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
   for (size_t i = 0; i < etags.size(); ++i) {
     out += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
-           XmlEscape(etags[i]) + "</ETag></Part>";
+           XmlEscape(etags[i]) + "</ETag>";
+    if (i < crc32c.size() && !crc32c[i].empty()) {
+      out += "<ChecksumCRC32C>" + XmlEscape(crc32c[i]) + "</ChecksumCRC32C>";
+    }
+    out += "</Part>";
   }
   out += "</CompleteMultipartUpload>";
   return out;

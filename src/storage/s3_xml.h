@@ -39,7 +39,9 @@ struct ErrorDocument {
 // The S3 <Error> document in `xml`, if it is one.
 std::optional<ErrorDocument> ParseErrorDocument(std::string_view xml);
 
-// <CompleteMultipartUpload> naming parts 1..etags.size() with their ETags, in order.
-std::string CompleteMultipartUploadXml(const std::vector<std::string>& etags);
+// <CompleteMultipartUpload> naming parts 1..etags.size() with their ETags, in order, and with
+// <ChecksumCRC32C> for each part whose `crc32c` entry (base64) is not empty.
+std::string CompleteMultipartUploadXml(const std::vector<std::string>& etags,
+                                       const std::vector<std::string>& crc32c = {});
 
 }  // namespace kiln::s3

@@ -267,9 +267,9 @@ class SlurmBackendTest(unittest.TestCase):
         self.assertEqual(job["ProcessingJobStatus"], "Failed")
         self.assertIn("before the kiln agent of algo-1 reported", job["FailureReason"])
         self.assertIn("node was lost or the agent was killed", job["FailureReason"])
-        # Known gap (docs/slurm.md): the instance's shim outlives a SIGKILLed agent.
-        for pid in self.processes_running(["sleep", "301"]):
-            os.kill(pid, signal.SIGKILL)
+        # The instance does not outlive its agent: its shim kills it.
+        wait_until(lambda: not self.processes_running(["sleep", "301"]), timeout=30,
+                   what="the instance to end with its agent")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 // Unit tests for the S3 client's encodings, XML reading and configuration checks.
 #include "storage/s3_codec.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "storage/s3_http.h"
 #include "storage/s3_object_store.h"
 #include "storage/s3_resolver.h"
 #include "storage/s3_xml.h"
+#include "test_util.h"
 
 namespace kiln {
 namespace {
@@ -39,6 +42,25 @@ TEST(S3CodecTest, DigestsMatchKnownValues) {
   EXPECT_EQ(s3::PlainMd5Etag("\"900150983CD24FB0D6963F7D28E17F72\""),
             "900150983cd24fb0d6963f7d28e17f72");
   EXPECT_EQ(s3::PlainMd5Etag("\"900150983cd24fb0d6963f7d28e17f72-3\""), "");
+}
+
+TEST(S3CodecTest, Crc32cMatchesKnownValuesWhetherWholeOrPiecewise) {
+  EXPECT_EQ(s3::Crc32c(0, ""), 0u);
+  EXPECT_EQ(s3::Crc32c(0, "123456789"), 0xE3069283u);  // the CRC-32C check value
+  EXPECT_EQ(s3::Crc32c(s3::Crc32c(0, "1234"), "56789"), 0xE3069283u);
+  EXPECT_EQ(s3::CrcBase64(0xE3069283u), "4waSgw==");
+  testing_util::TempDir tmp;
+  std::string data(3 << 20, 'x');  // spans several 1 MiB reads
+  data[(1 << 20) + 7] = 'y';
+  testing_util::WriteFile(tmp.path() + "/f", "--" + data);
+  int fd = ::open((tmp.path() + "/f").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  auto crc = s3::Crc32cOfFileRange(fd, 2, data.size());
+  auto past_end = s3::Crc32cOfFileRange(fd, 2, data.size() + 1);
+  ::close(fd);
+  ASSERT_TRUE(crc.ok()) << crc.status().ToString();
+  EXPECT_EQ(*crc, s3::Crc32c(0, data));
+  EXPECT_FALSE(past_end.ok());
 }
 
 TEST(S3XmlTest, ParsesAListingPageWithEscapedAndUrlEncodedKeys) {
@@ -77,6 +99,11 @@ TEST(S3XmlTest, ReadsErrorDocumentsAndWritesCompleteMultipartUpload) {
       s3::CompleteMultipartUploadXml({"\"e1\""}),
       "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Part>"
       "<PartNumber>1</PartNumber><ETag>&quot;e1&quot;</ETag></Part></CompleteMultipartUpload>");
+  EXPECT_EQ(s3::CompleteMultipartUploadXml({"\"e1\"", "\"e2\""}, {"", "4waSgw=="}),
+            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            "<Part><PartNumber>1</PartNumber><ETag>&quot;e1&quot;</ETag></Part>"
+            "<Part><PartNumber>2</PartNumber><ETag>&quot;e2&quot;</ETag>"
+            "<ChecksumCRC32C>4waSgw==</ChecksumCRC32C></Part></CompleteMultipartUpload>");
 }
 
 TEST(S3HttpTest, ClassifiesFailuresByS3CodeThenStatus) {
