@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Benchmark: a processing job's own overhead in Kiln against a bare bubblewrap launch.
 
-Measures, for the same two-instruction script:
+Measures, for the same two-instruction script in the same sandbox (the bare launch runs the exact
+bubblewrap command Kiln's host runtime built for the first job, from `kiln-shim
+--print-sandbox-argv`):
   start overhead = the script's first instruction - the moment the client calls CreateProcessingJob
                    (bare: the moment bwrap is spawned)
   end overhead   = Completed visible in DescribeProcessingJob - the script's last instruction
@@ -26,29 +28,19 @@ import kiln_harness  # noqa: E402
 SCRIPT = "echo $EPOCHREALTIME > {dir}/start; echo $EPOCHREALTIME > {dir}/end"
 
 
-def bare_bwrap(work, runs):
-    """The sandbox Kiln's host runtime builds, launched directly with the same isolation."""
+def bare_bwrap(argv, out, runs):
+    """The sandbox Kiln's host runtime built for a job, launched directly: the exact bubblewrap
+    command (same mounts, environment, setpriv), except that bwrap makes the network namespace
+    itself (Kiln creates the job's namespace and joins it) and reports nothing on an info fd."""
+    argv = list(argv)
+    i = argv.index("--info-fd")
+    del argv[i:i + 2]
+    argv.insert(argv.index("--unshare-pid"), "--unshare-net")
     starts, ends = [], []
-    out = os.path.join(work, "bare")
-    os.makedirs(out)
-    os.chmod(out, 0o777)
     for _ in range(runs):
         for f in ("start", "end"):
             if os.path.exists(os.path.join(out, f)):
                 os.unlink(os.path.join(out, f))
-        argv = ["bwrap", "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc",
-                "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
-                "--symlink", "usr/sbin", "/sbin", "--symlink", "usr/lib64", "/lib64",
-                "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
-                "--perms", "0755", "--dir", "/opt", "--perms", "0755", "--dir", "/opt/ml",
-                "--perms", "0755", "--dir", "/opt/ml/processing",
-                "--bind", out, "/opt/ml/processing/out",
-                "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
-                "--hostname", "algo-1", "--die-with-parent", "--new-session", "--clearenv",
-                "--setenv", "PATH", "/usr/bin:/bin", "--chdir", "/", "--",
-                "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all", "--",
-                "/bin/bash", "-c", SCRIPT.format(dir="/opt/ml/processing/out")]
         t0 = time.time()
         subprocess.run(argv, check=True)
         t_exit = time.time()
@@ -59,6 +51,14 @@ def bare_bwrap(work, runs):
         starts.append(t_start - t0)
         ends.append(t_exit - t_end)
     return starts, ends
+
+
+def sandbox_argv(state_dir):
+    """Kiln's bubblewrap command for the instance of `state_dir`."""
+    shim = os.path.join(os.path.dirname(kiln_harness.KILN), "kiln-shim")
+    out = subprocess.run([shim, "--print-sandbox-argv", "--state-dir", state_dir], check=True,
+                         capture_output=True).stdout
+    return out.decode().split("\0")[:-1]
 
 
 def kiln(work, runs):
@@ -79,10 +79,22 @@ def kiln(work, runs):
             }
             t0 = time.time()
             sm.create_processing_job(**request)
+            # Wait for the script's last instruction by watching its file, then poll Describe as
+            # fast as possible. Polling Describe from the start would make the client and the
+            # server busy on the machine's CPUs while the job starts, which no real client does
+            # (the SDK polls every few seconds) and bare bwrap is not charged for.
+            end_file = None
+            while end_file is None:
+                found = glob.glob(os.path.join(server.data_dir, "jobs", name + "-*", "algo-1",
+                                               "output", "end"))
+                if found and os.path.getsize(found[0]) > 0:
+                    end_file = found[0]
+                else:
+                    time.sleep(0.0002)
             while sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] != "Completed":
                 pass
             t_done = time.time()
-            out = glob.glob(os.path.join(server.data_dir, "jobs", name + "-*", "algo-1", "output"))[0]
+            out = os.path.dirname(end_file)
             with open(os.path.join(out, "start")) as f:
                 t_start = float(f.read())
             with open(os.path.join(out, "end")) as f:
@@ -91,7 +103,8 @@ def kiln(work, runs):
             ends.append(t_done - t_end)
     finally:
         server.stop()
-    return starts, ends
+    first = glob.glob(os.path.join(server.data_dir, "jobs", "bench-0-*", "algo-1"))[0]
+    return starts, ends, sandbox_argv(os.path.join(first, "runtime")), os.path.join(first, "output")
 
 
 def main():
@@ -103,8 +116,8 @@ def main():
     work = tempfile.mkdtemp(prefix="kiln-bench-")
     os.chmod(work, 0o755)
     try:
-        bare_start, bare_end = bare_bwrap(work, args.runs)
-        kiln_start, kiln_end = kiln(work, args.runs)
+        kiln_start, kiln_end, argv, out = kiln(work, args.runs)
+        bare_start, bare_end = bare_bwrap(argv, out, args.runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ms = lambda xs: statistics.median(xs) * 1000

@@ -136,11 +136,10 @@ void JobRunner::Run() {
       (void)TransitionLocked(JobStatus::kStopped, "");
       return;
     }
-    Status st = PersistLocked([&](JobRecord& r) {
-      r.backend_state["phase"] = "staging";
-      r.backend_state["layout"] = layout_.ToJson();
-    });
-    if (!st.ok()) return;
+    // The layout goes to the store with the next write ("running", or the job's end if it
+    // fails before): a restart during staging stages the job again from the start, so an
+    // extra store write on the way to the script would buy nothing.
+    record_.backend_state["layout"] = layout_.ToJson();
   }
   // The network is built while the sandbox is prepared and the inputs are staged: creating a
   // network namespace takes milliseconds that would otherwise delay the script.
