@@ -66,6 +66,9 @@ Result<std::unique_ptr<S3ObjectStore>> S3ObjectStore::Make(S3Config config) {
     return Status::InvalidArgument("S3 part_size must be between 5 MiB and 5 GiB, not " +
                                    std::to_string(config.part_size));
   }
+  if (config.range_size < (1ull << 20)) {
+    return Status::InvalidArgument("S3 range_size must be at least 1 MiB");
+  }
   if (config.multipart_threshold < config.part_size) {
     return Status::InvalidArgument("S3 multipart_threshold must be at least part_size");
   }

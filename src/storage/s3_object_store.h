@@ -30,7 +30,10 @@ struct S3Config {
   // *.amazonaws.com endpoints, path style for every other (custom) endpoint.
   std::optional<bool> path_style;
   size_t max_concurrency = 16;                 // HTTP requests in flight for this store
-  uint64_t part_size = 16ull << 20;            // ranged GET and multipart part size
+  uint64_t part_size = 16ull << 20;            // multipart upload part size
+  // Ranged GET size. 8 MiB divides the usual part sizes (the AWS CLI's 8 MiB, Kiln's 16 MiB), so
+  // a range never spans two parts, which a store keeping parts apart serves from one file.
+  uint64_t range_size = 8ull << 20;
   uint64_t multipart_threshold = 64ull << 20;  // uploads at least this big go multipart
   int max_retries = 5;                         // retries after the first attempt
   std::chrono::milliseconds retry_base_delay{100};
@@ -61,7 +64,7 @@ class S3ObjectStore : public ObjectStore {
   // bucket.
   Result<std::vector<ObjectInfo>> List(const std::string& bucket,
                                        const std::string& prefix) override;
-  // One GET of the first part_size bytes (Range: bytes=0-<part_size-1>), whose Content-Range
+  // One GET of the first range_size bytes (Range: bytes=0-<range_size-1>), whose Content-Range
   // gives the size and whose ETag pins the remaining ranges, fetched in parallel (If-Match, so a
   // concurrent overwrite fails instead of mixing versions), into a temporary beside `dest_path`;
   // the size and, for plain-MD5 ETags, the MD5 are checked before the rename. An empty object
@@ -70,7 +73,7 @@ class S3ObjectStore : public ObjectStore {
   // crash of the machine the job fails or is staged again. The destination's directory must exist.
   Status GetToFile(const std::string& bucket, const std::string& key,
                    const std::string& dest_path) override;
-  // Objects listed larger than part_size: HEAD, then all ranges in parallel into a preallocated
+  // Objects listed larger than range_size: HEAD, then all ranges in parallel into a preallocated
   // temporary (no serial first range). Others as GetToFile.
   Status GetToFileOfSize(const std::string& bucket, const std::string& key,
                          const std::string& dest_path, uint64_t listed_size) override;
@@ -122,7 +125,7 @@ class S3ObjectStore : public ObjectStore {
   // Downloads into a temporary beside `dest_path`, HEAD first, then renames it.
   Status GetToFileAfterHead(const std::string& bucket, const std::string& key,
                             const std::string& dest_path);
-  // GETs the first part_size bytes into `fd`; sets *head and *complete (false: the rest, or the
+  // GETs the first range_size bytes into `fd`; sets *head and *complete (false: the rest, or the
   // whole object after a 416, is still to fetch with DownloadInto).
   Status GetFirstRange(const std::string& bucket, const std::string& key, int fd, Head* head,
                        bool* complete);

@@ -165,7 +165,7 @@ Status S3ObjectStore::GetToFile(const std::string& bucket, const std::string& ke
 
 Status S3ObjectStore::GetToFileOfSize(const std::string& bucket, const std::string& key,
                                       const std::string& dest_path, uint64_t listed_size) {
-  if (listed_size > config_.part_size) return GetToFileAfterHead(bucket, key, dest_path);
+  if (listed_size > config_.range_size) return GetToFileAfterHead(bucket, key, dest_path);
   return GetToFile(bucket, key, dest_path);
 }
 
@@ -197,7 +197,7 @@ Status S3ObjectStore::GetFirstRange(const std::string& bucket, const std::string
   req.accept_416 = true;
   req.before_attempt = [&](int, std::vector<std::string>& headers) {
     written = 0;
-    headers.push_back("Range: bytes=0-" + std::to_string(config_.part_size - 1));
+    headers.push_back("Range: bytes=0-" + std::to_string(config_.range_size - 1));
   };
   req.on_body = [&](std::string_view chunk) -> Status {
     RETURN_IF_ERROR(PwriteAll(fd, chunk, written));
@@ -223,7 +223,7 @@ Status S3ObjectStore::GetFirstRange(const std::string& bucket, const std::string
                               "'");
     }
     head->size = *total;
-    uint64_t expected = std::min(*total, config_.part_size);
+    uint64_t expected = std::min(*total, config_.range_size);
     if (written != expected) {
       return Status::Unavailable(name + ": got " + std::to_string(written) + " of the first " +
                                  std::to_string(expected) + " bytes");
@@ -248,12 +248,12 @@ Status S3ObjectStore::GetFirstRange(const std::string& bucket, const std::string
 Status S3ObjectStore::DownloadInto(const std::string& bucket, const std::string& key,
                                    const Head& head, int fd, uint64_t first_part) {
   const std::string name = s3::HttpClient::ObjectName(bucket, key) + " at " + config_.endpoint;
-  const uint64_t parts = (head.size + config_.part_size - 1) / config_.part_size;
+  const uint64_t parts = (head.size + config_.range_size - 1) / config_.range_size;
   RETURN_IF_ERROR(ParallelFor(
       parts - std::min(parts, first_part), config_.max_concurrency, [&](size_t n) -> Status {
         const uint64_t i = n + first_part;
-        const uint64_t begin = i * config_.part_size;
-        const uint64_t length = std::min(config_.part_size, head.size - begin);
+        const uint64_t begin = i * config_.range_size;
+        const uint64_t length = std::min(config_.range_size, head.size - begin);
         uint64_t written = 0;
         s3::Request req;
         req.method = "GET";

@@ -108,7 +108,7 @@ TEST(S3GetToFileTest, ASmallObjectTakesOneRangedGetAndNoHead) {
   auto seen = server.requests();
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].method, "GET");
-  EXPECT_EQ(seen[0].Header("range"), "bytes=0-" + std::to_string((16 << 20) - 1));
+  EXPECT_EQ(seen[0].Header("range"), "bytes=0-" + std::to_string((8 << 20) - 1));
 }
 
 TEST(S3GetToFileTest, AnEmptyObjectAnswering416IsConfirmedByHead) {
@@ -129,15 +129,15 @@ TEST(S3GetToFileTest, AnEmptyObjectAnswering416IsConfirmedByHead) {
 }
 
 TEST(S3GetToFileTest, TheRestOfALargeObjectIsPinnedToTheFirstResponsesEtag) {
-  std::string body((16 << 20) + 5, 'b');
-  body[16 << 20] = 'X';
+  std::string body((8 << 20) + 5, 'b');
+  body[8 << 20] = 'X';
   ScriptedHttpServer server([&](const SeenRequest& r, int i) {
     if (i == 0) return FirstRange(r, body);
     EXPECT_EQ(r.Header("if-match"), "\"" + Md5Hex(body) + "\"");
-    EXPECT_EQ(r.Header("range"), "bytes=16777216-16777220");
+    EXPECT_EQ(r.Header("range"), "bytes=8388608-8388612");
     return ScriptedHttpServer::Respond(
-        206, "Partial Content", body.substr(16 << 20),
-        {"ETag: \"" + Md5Hex(body) + "\"", "Content-Range: bytes 16777216-16777220/16777221"});
+        206, "Partial Content", body.substr(8 << 20),
+        {"ETag: \"" + Md5Hex(body) + "\"", "Content-Range: bytes 8388608-8388612/8388613"});
   });
   auto store = StoreFor(server);
   testing_util::TempDir tmp;
