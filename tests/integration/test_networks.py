@@ -195,11 +195,7 @@ class JobNetworkTest(KilnTestCase):
         self.s3 = self.server.client("s3")
         self.assertFalse(os.path.exists("/run/netns/" + stale), "the stale namespace is removed")
         self.s3.put_object(Bucket="net", Key="go", Body=b"")
-        try:
-            job = self.wait_for_status("survivor", timeout=30)
-        except AssertionError:
-            print(self.log_lines("survivor"), self.server.log())
-            raise
+        job = self.wait_for_status("survivor", timeout=60)
         self.assertEqual(job["ProcessingJobStatus"], "Completed", job.get("FailureReason"))
         self.assertEqual(self.read("done"), "after restart")
         self.assertEqual(leftovers(self.server.data_dir), [])
