@@ -60,20 +60,22 @@ int ChownEntry(const char* path, const struct stat* st, int, struct FTW*) {
   return 0;
 }
 
-// Starts kiln-shim in its own session (so it survives the server), with fd 3 as its ready pipe
-// and stderr appended to shim.log.
-Result<pid_t> SpawnShim(const std::string& shim_path, const std::string& state_dir,
-                        int ready_write_fd) {
+// Starts kiln-shim with `args` in its own session (so it survives the server): stdin and
+// stdout on /dev/null, stderr appended to `stderr_path`, and `fds` as its fds 3, 4, ….
+Result<pid_t> SpawnShimProcess(const std::string& shim_path, std::vector<std::string> args,
+                               const std::string& stderr_path, const std::vector<int>& fds) {
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&actions);
   posix_spawnattr_init(&attr);
-  std::string log = ShimLogPath(state_dir);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, ready_write_fd, 3);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+  posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0644);
+  for (size_t i = 0; i < fds.size(); ++i) {
+    posix_spawn_file_actions_adddup2(&actions, fds[i], 3 + static_cast<int>(i));
+  }
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3 + static_cast<int>(fds.size()));
   sigset_t empty, all;
   sigemptyset(&empty);
   sigfillset(&all);
@@ -81,7 +83,7 @@ Result<pid_t> SpawnShim(const std::string& shim_path, const std::string& state_d
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<std::string> args = {shim_path, "--state-dir", state_dir, "--ready-fd", "3"};
+  args.insert(args.begin(), shim_path);
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -91,6 +93,13 @@ Result<pid_t> SpawnShim(const std::string& shim_path, const std::string& state_d
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return Status::FromErrno("start " + shim_path, rc);
   return pid;
+}
+
+// Starts the kiln-shim of `state_dir`, with fd 3 as its ready pipe and stderr in shim.log.
+Result<pid_t> SpawnShim(const std::string& shim_path, const std::string& state_dir,
+                        int ready_write_fd) {
+  return SpawnShimProcess(shim_path, {"--state-dir", state_dir, "--ready-fd", "3"},
+                          ShimLogPath(state_dir), {ready_write_fd});
 }
 
 // Starts a standby kiln-shim: fd 3 its ready pipe, fd 4 the socket its state dir arrives on;
@@ -105,38 +114,16 @@ Result<ShimStandby::Waiting> SpawnStandby(const std::string& shim_path) {
     ::close(ready[1]);
     return Status::FromErrno("socketpair", saved);
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, ready[1], 3);
-  posix_spawn_file_actions_adddup2(&actions, control[1], 4);
-  posix_spawn_file_actions_addclosefrom_np(&actions, 5);
-  sigset_t empty, all;
-  sigemptyset(&empty);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &empty);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<std::string> args = {shim_path, "--ready-fd", "3", "--control-fd", "4"};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, shim_path.c_str(), &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  auto spawned = SpawnShimProcess(shim_path, {"--ready-fd", "3", "--control-fd", "4"}, "/dev/null",
+                                  {ready[1], control[1]});
   ::close(ready[1]);
   ::close(control[1]);
-  if (rc != 0) {
+  if (!spawned.ok()) {
     ::close(ready[0]);
     ::close(control[0]);
-    return Status::FromErrno("start " + shim_path, rc);
+    return spawned.status();
   }
+  const pid_t pid = *spawned;
   ShimStandby::Waiting waiting{pid, PidfdOpen(pid), ready[0], control[0]};
   if (waiting.pidfd < 0) {
     int saved = errno;

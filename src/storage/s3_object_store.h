@@ -29,8 +29,8 @@ struct S3Config {
   // Path style (host/bucket/key) or virtual-hosted (bucket.host/key). Unset: virtual-hosted for
   // *.amazonaws.com endpoints, path style for every other (custom) endpoint.
   std::optional<bool> path_style;
-  size_t max_concurrency = 16;                 // HTTP requests in flight for this store
-  uint64_t part_size = 16ull << 20;            // multipart upload part size
+  size_t max_concurrency = 16;       // HTTP requests in flight for this store
+  uint64_t part_size = 16ull << 20;  // multipart upload part size
   // Ranged GET size. 8 MiB divides the usual part sizes (the AWS CLI's 8 MiB, Kiln's 16 MiB), so
   // a range never spans two parts, which a store keeping parts apart serves from one file.
   uint64_t range_size = 8ull << 20;
