@@ -14,6 +14,9 @@ packages=(
   bubblewrap python3 python3-pandas python3-sklearn python3-boto3 python-is-python3 python3-pip
   # tests and benchmarks: real AWS clients, curl, process tools
   awscli rclone curl procps hyperfine ca-certificates
+  # OCI images and containers: runtimes, the init, image tools, the image builder, and the static
+  # busybox the OCI tests build their roots from
+  runc crun tini umoci skopeo mmdebstrap busybox-static
   # the Slurm backend and its test cluster (scripts/slurm-cluster.sh): munge, the controller, the node
   # daemon, the client commands and the REST daemon; ip and nsenter/unshare for the nodes' namespaces
   munge slurmctld slurmd slurm-client slurmrestd slurm-wlm-jwt-plugin iproute2 util-linux
