@@ -1,5 +1,6 @@
 #include "base/fs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,6 +91,20 @@ Result<std::string> ReadFile(const std::string& path) {
   }
   ::close(fd);
   return out;
+}
+
+std::vector<std::string> EntriesWithPrefix(const std::string& dir, const std::string& prefix) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (dirent* entry = ::readdir(d)) {
+    std::string name = entry->d_name;
+    if (name.compare(0, prefix.size(), prefix) == 0 && name != "." && name != "..") {
+      names.push_back(std::move(name));
+    }
+  }
+  ::closedir(d);
+  return names;
 }
 
 Status MakeDirs(const std::string& path, int mode) {

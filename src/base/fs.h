@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -25,6 +26,10 @@ Status WriteFileUnsynced(const std::string& path, std::string_view data, int mod
 
 // Reads a whole file. NotFound if it does not exist.
 Result<std::string> ReadFile(const std::string& path);
+
+// The names in directory `dir` that start with `prefix` (never "." or ".."); empty if `dir`
+// cannot be read.
+std::vector<std::string> EntriesWithPrefix(const std::string& dir, const std::string& prefix);
 
 // mkdir -p with `mode` for created directories.
 Status MakeDirs(const std::string& path, int mode = 0755);

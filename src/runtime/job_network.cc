@@ -1,6 +1,5 @@
 #include "runtime/job_network.h"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <cstdint>
@@ -41,15 +40,7 @@ bool InterfaceExists(const std::string& name) {
 }
 
 std::vector<std::string> InterfacesWithPrefix(const std::string& prefix) {
-  std::vector<std::string> names;
-  DIR* dir = ::opendir(kSysClassNet);
-  if (dir == nullptr) return names;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name.compare(0, prefix.size(), prefix) == 0) names.push_back(std::move(name));
-  }
-  ::closedir(dir);
-  return names;
+  return EntriesWithPrefix(kSysClassNet, prefix);
 }
 
 // Deletes links in one iproute2 batch; -force goes on past links that are already gone.

@@ -1,7 +1,6 @@
 #include "runtime/netns.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -17,22 +16,11 @@
 #include <mutex>
 #include <thread>
 
+#include "base/fs.h"
+#include "base/unique_fd.h"
+
 namespace kiln {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // Runs `fn` on a fresh thread and returns its status: namespace changes made by the thread
 // (setns, unshare) die with it instead of sticking to a pooled or the calling thread.
@@ -70,7 +58,7 @@ Status PrepareNetnsDir() {
 Status InterfaceIoctl(const std::string& name, unsigned long request, ifreq& req,
                       const char* what) {
   if (name.size() >= IFNAMSIZ) return Status::InvalidArgument("interface name too long: " + name);
-  Fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (sock.get() < 0) return Status::FromErrno("socket", errno);
   std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
   if (::ioctl(sock.get(), request, &req) != 0) {
@@ -84,7 +72,7 @@ Status InterfaceIoctl(const std::string& name, unsigned long request, ifreq& req
 std::string NetnsPath(const std::string& name) { return std::string(kNetnsDir) + "/" + name; }
 
 Status RunInNetworkNamespace(const std::string& netns_path, const std::function<Status()>& fn) {
-  Fd ns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd ns(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
   if (ns.get() < 0) return Status::FromErrno("open " + netns_path, errno);
   return OnOwnThread([&]() -> Status {
     if (::setns(ns.get(), CLONE_NEWNET) != 0) {
@@ -132,17 +120,7 @@ Status RemoveNamedNetworkNamespace(const std::string& name) {
 }
 
 std::vector<std::string> ListNamedNetworkNamespaces(const std::string& prefix) {
-  std::vector<std::string> names;
-  DIR* dir = ::opendir(kNetnsDir);
-  if (dir == nullptr) return names;
-  while (dirent* entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name.compare(0, prefix.size(), prefix) == 0 && name != "." && name != "..") {
-      names.push_back(std::move(name));
-    }
-  }
-  ::closedir(dir);
-  return names;
+  return EntriesWithPrefix(kNetnsDir, prefix);
 }
 
 Status SetInterfaceUp(const std::string& name) {

@@ -95,6 +95,16 @@ Result<pid_t> SpawnShimProcess(const std::string& shim_path, std::vector<std::st
   return pid;
 }
 
+// A pidfd of the shim just spawned as `pid`; if none can be had, the shim is killed and reaped.
+Result<int> PidfdOfSpawnedShim(pid_t pid) {
+  int pidfd = PidfdOpen(pid);
+  if (pidfd >= 0) return pidfd;
+  Status status = Status::FromErrno("pidfd_open kiln-shim", errno);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return status;
+}
+
 // Starts the kiln-shim of `state_dir`, with fd 3 as its ready pipe and stderr in shim.log.
 Result<pid_t> SpawnShim(const std::string& shim_path, const std::string& state_dir,
                         int ready_write_fd) {
@@ -124,15 +134,13 @@ Result<ShimStandby::Waiting> SpawnStandby(const std::string& shim_path) {
     return spawned.status();
   }
   const pid_t pid = *spawned;
-  ShimStandby::Waiting waiting{pid, PidfdOpen(pid), ready[0], control[0]};
-  if (waiting.pidfd < 0) {
-    int saved = errno;
+  auto pidfd = PidfdOfSpawnedShim(pid);
+  if (!pidfd.ok()) {
     ::close(ready[0]);
     ::close(control[0]);
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    return Status::FromErrno("pidfd_open kiln-shim", saved);
+    return pidfd.status();
   }
+  ShimStandby::Waiting waiting{pid, *pidfd, ready[0], control[0]};
   return waiting;
 }
 
@@ -320,14 +328,12 @@ Result<std::unique_ptr<Instance>> LaunchShim(const std::string& shim_path, const
       return spawned.status();
     }
     pid = *spawned;
-    pidfd = PidfdOpen(*pid);
-    if (pidfd < 0) {
-      Status status = Status::FromErrno("pidfd_open kiln-shim", errno);
+    auto opened = PidfdOfSpawnedShim(*pid);
+    if (!opened.ok()) {
       ::close(ready[0]);
-      ::kill(*pid, SIGKILL);
-      ::waitpid(*pid, nullptr, 0);
-      return status;
+      return opened.status();
     }
+    pidfd = *opened;
   }
   // The shim writes one byte once the sandbox runs, or closes the pipe if it could not start.
   char byte = 0;

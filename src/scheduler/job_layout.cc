@@ -86,6 +86,12 @@ JobLayout JobLayout::Plan(const std::string& jobs_root, const JobRecord& record,
   return layout;
 }
 
+std::vector<std::string> JobLayout::Hosts() const {
+  std::vector<std::string> hosts;
+  for (const InstanceLayout& inst : instances) hosts.push_back(inst.host);
+  return hosts;
+}
+
 json JobLayout::ToJson() const {
   json instances = json::array();
   for (const auto& i : this->instances) {
@@ -139,10 +145,8 @@ Status PrepareInstanceDirs(const JobLayout& layout, size_t index, const JobRecor
   }
   if (!config.contains("Environment")) config["Environment"] = json::object();
 
-  json hosts = json::array();
-  for (const auto& i : layout.instances) hosts.push_back(i.host);
   json resource = {{"current_host", inst.host},
-                   {"hosts", hosts},
+                   {"hosts", layout.Hosts()},
                    {"current_instance_type", spec.instance_type},
                    {"current_group_name", "homogeneousCluster"},
                    {"network_interface_name", "eth0"}};

@@ -37,6 +37,8 @@ struct JobLayout {
   // Names the job's directory and streams; instance streams carry `epoch_seconds`.
   static JobLayout Plan(const std::string& jobs_root, const JobRecord& record, int instance_count,
                         int64_t epoch_seconds);
+  // "algo-1", …, in instance order.
+  std::vector<std::string> Hosts() const;
   nlohmann::json ToJson() const;
   static Result<JobLayout> FromJson(const nlohmann::json& j);
 };

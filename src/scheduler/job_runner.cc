@@ -173,10 +173,8 @@ bool JobRunner::UsesPrivateNetwork() const {
 }
 
 Status JobRunner::SetUpNetwork() {
-  std::vector<std::string> hosts;
-  for (const InstanceLayout& inst : layout_.instances) hosts.push_back(inst.host);
   auto network = JobNetwork::Create(ctx_->network_options, NetworkNamesFor(*ctx_, layout_),
-                                    std::move(hosts), layout_.job_dir + "/hosts");
+                                    layout_.Hosts(), layout_.job_dir + "/hosts");
   if (!network.ok()) return network.status();
   network_ = std::move(network).value();
   std::string url;
@@ -195,10 +193,8 @@ Status JobRunner::SetUpNetwork() {
 
 void JobRunner::RestoreNetwork() {
   if (!UsesPrivateNetwork()) return;
-  std::vector<std::string> hosts;
-  for (const InstanceLayout& inst : layout_.instances) hosts.push_back(inst.host);
   auto network = JobNetwork::Adopt(ctx_->network_options, NetworkNamesFor(*ctx_, layout_),
-                                   std::move(hosts), layout_.job_dir + "/hosts");
+                                   layout_.Hosts(), layout_.job_dir + "/hosts");
   if (!network.ok()) return;  // its instances ran without one; nothing to reopen or remove
   network_ = std::move(network).value();
   // The instances were told this port; the restarted server may listen on another.

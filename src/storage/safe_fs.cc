@@ -71,22 +71,6 @@ Status TryKernelCopy(int in_fd, int out_fd, bool use_sendfile, bool* done,
 
 }  // namespace
 
-UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
-  if (this != &other) Reset(other.Release());
-  return *this;
-}
-
-int UniqueFd::Release() {
-  int fd = fd_;
-  fd_ = -1;
-  return fd;
-}
-
-void UniqueFd::Reset(int fd) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 Result<std::vector<std::string>> SplitSafeRelativePath(std::string_view path,
                                                        const std::string& what) {
   if (path.empty()) return Status::InvalidArgument(what + " is empty");

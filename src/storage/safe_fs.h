@@ -10,29 +10,10 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/unique_fd.h"
 #include "storage/object_store.h"
 
 namespace kiln {
-
-// Owns a file descriptor; closes it on destruction.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(other.Release()) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept;
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { Reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int Release();
-  void Reset(int fd = -1);
-
- private:
-  int fd_ = -1;
-};
 
 // Splits "a/b/c" into {"a","b","c"}. InvalidArgument (naming `what`) if the path is empty,
 // absolute, contains a NUL, or has an empty, "." or ".." segment.
