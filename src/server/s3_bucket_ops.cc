@@ -34,10 +34,7 @@ S3Status BucketOps::ListBuckets(S3Request& /*request*/, HttpResponse& response) 
   auto buckets = context_->store->ListBuckets();
   if (!buckets.ok()) return S3StatusFromStatus(buckets.status(), NotFoundMeans::kBucket);
   XmlWriter xml("ListAllMyBucketsResult");
-  xml.Open("Owner");
-  xml.Element("ID", context_->options.account_id);
-  xml.Element("DisplayName", context_->options.owner_name);
-  xml.Close();
+  WriteIdentity(xml, "Owner", context_->options);
   xml.Open("Buckets");
   for (const BucketInfo& bucket : *buckets) {
     xml.Open("Bucket");
@@ -151,12 +148,16 @@ S3Status BucketOps::GetBucketSubresource(S3Request& request, const std::string& 
   return S3Status::Ok();
 }
 
+void WriteIdentity(XmlWriter& xml, const char* tag, const S3Options& options) {
+  xml.Open(tag);
+  xml.Element("ID", options.account_id);
+  xml.Element("DisplayName", options.owner_name);
+  xml.Close();
+}
+
 void WriteOwnerFullControlAcl(const S3Context& context, HttpResponse& response) {
   XmlWriter xml("AccessControlPolicy");
-  xml.Open("Owner");
-  xml.Element("ID", context.options.account_id);
-  xml.Element("DisplayName", context.options.owner_name);
-  xml.Close();
+  WriteIdentity(xml, "Owner", context.options);
   xml.Open("AccessControlList");
   xml.Open("Grant");
   xml.Raw(

@@ -51,10 +51,7 @@ void WriteContents(XmlWriter& xml, const std::vector<ObjectMeta>& objects, bool 
     xml.Element("ETag", QuoteEtag(object.etag));
     xml.Element("Size", std::to_string(object.size));
     if (owner) {
-      xml.Open("Owner");
-      xml.Element("ID", options.account_id);
-      xml.Element("DisplayName", options.owner_name);
-      xml.Close();
+      WriteIdentity(xml, "Owner", options);
     }
     xml.Element("StorageClass", "STANDARD");
     xml.Close();
@@ -199,14 +196,8 @@ S3Status ListOps::ListMultipartUploads(S3Request& request, HttpResponse& respons
     xml.Open("Upload");
     xml.Element("Key", url ? UrlEncodeKey(upload.key) : upload.key);
     xml.Element("UploadId", upload.upload_id);
-    xml.Open("Initiator");
-    xml.Element("ID", context_->options.account_id);
-    xml.Element("DisplayName", context_->options.owner_name);
-    xml.Close();
-    xml.Open("Owner");
-    xml.Element("ID", context_->options.account_id);
-    xml.Element("DisplayName", context_->options.owner_name);
-    xml.Close();
+    WriteIdentity(xml, "Initiator", context_->options);
+    WriteIdentity(xml, "Owner", context_->options);
     xml.Element("StorageClass", "STANDARD");
     xml.Element("Initiated", FormatIsoTime(upload.initiated_ms));
     xml.Close();

@@ -318,14 +318,8 @@ S3Status MultipartOps::ListParts(S3Request& request, HttpResponse& response) {
   xml.Element("Key", upload->key);
   xml.Element("UploadId", upload_id);
   xml.Element("PartNumberMarker", std::to_string(marker));
-  xml.Open("Initiator");
-  xml.Element("ID", context_->options.account_id);
-  xml.Element("DisplayName", context_->options.owner_name);
-  xml.Close();
-  xml.Open("Owner");
-  xml.Element("ID", context_->options.account_id);
-  xml.Element("DisplayName", context_->options.owner_name);
-  xml.Close();
+  WriteIdentity(xml, "Initiator", context_->options);
+  WriteIdentity(xml, "Owner", context_->options);
   xml.Element("StorageClass", "STANDARD");
   if (auto algorithm = UploadAlgorithm(*upload)) {
     xml.Element("ChecksumAlgorithm", ChecksumName(*algorithm));

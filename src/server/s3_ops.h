@@ -34,6 +34,11 @@ S3Status StoreError(const S3Context& context, const std::string& bucket, const S
                     NotFoundMeans not_found);
 // The one ACL Kiln has, for GET ?acl on buckets and objects: the owner with FULL_CONTROL.
 void WriteOwnerFullControlAcl(const S3Context& context, HttpResponse& response);
+
+class XmlWriter;
+// <tag><ID>account</ID><DisplayName>owner</DisplayName></tag>: the one owner of everything in
+// the embedded store, as Owner and Initiator elements name it.
+void WriteIdentity(XmlWriter& xml, const char* tag, const S3Options& options);
 // The ETag as S3 quotes it.
 std::string QuoteEtag(const std::string& etag);
 
