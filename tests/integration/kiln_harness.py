@@ -44,22 +44,35 @@ def wait_until(predicate, timeout=60.0, interval=0.05, what="condition"):
 class KilnServer:
     """One `kiln server` child process on 127.0.0.1 (or `listen`) with a private data dir."""
 
-    def __init__(self, data_dir, extra_args=(), listen="127.0.0.1:0"):
+    def __init__(self, data_dir, extra_args=(), listen="127.0.0.1:0", credentials=None):
+        """`credentials`: the keys clients sign with when the server was given explicit ones
+        (a dict like credentials.json); default: the server's credentials.json."""
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
         self.listen = listen
+        self.explicit_credentials = credentials
         self.proc = None
         self.endpoint = None
         self.log_path = os.path.join(data_dir, "server.log")
 
-    def start(self):
+    @property
+    def port(self):
+        return int(self.endpoint.rsplit(":", 1)[1])
+
+    def start(self, same_port=False):
+        """Starts the server and waits until it listens. `same_port`: listen on the port of the
+        previous start (a restart that agents and job endpoints holding the old URL still reach);
+        the server binds with SO_REUSEADDR, so a port freed by kill -9 is free again at once."""
+        listen = self.listen
+        if same_port:
+            listen = f"{self.listen.rsplit(':', 1)[0]}:{self.port}"
         os.makedirs(self.data_dir, exist_ok=True)
         server_json = os.path.join(self.data_dir, "server.json")
         if os.path.exists(server_json):
             os.unlink(server_json)
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [KILN, "server", "--listen", self.listen, "--data-dir", self.data_dir,
+            [KILN, "server", "--listen", listen, "--data-dir", self.data_dir,
              "--stop-grace-seconds", "2", *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
@@ -74,9 +87,13 @@ class KilnServer:
                 return None
 
         info = wait_until(ready, timeout=30, what="server.json")
-        self.endpoint = info["endpoint"]
-        with open(os.path.join(self.data_dir, "credentials.json")) as f:
-            self.credentials = json.load(f)
+        # A server listening on every address is reached on loopback.
+        self.endpoint = info["endpoint"].replace("//0.0.0.0:", "//127.0.0.1:")
+        if self.explicit_credentials:
+            self.credentials = dict(self.explicit_credentials)
+        else:
+            with open(os.path.join(self.data_dir, "credentials.json")) as f:
+                self.credentials = json.load(f)
         return self
 
     def log(self):
