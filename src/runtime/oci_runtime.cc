@@ -83,6 +83,7 @@ Result<std::unique_ptr<Instance>> OciRuntime::Start(const InstanceSpec& spec) {
   config.spec = spec;
   config.sandbox = kOciSandbox;
   config.cgroup_parent = options_.cgroup_parent_name;
+  config.end_with_caller = !options_.instances_outlive_caller;
   config.oci.bundle_dir = spec.state_dir + "/bundle";
   config.oci.runtime_state_dir = options_.state_root + "/" + options_.runtime;
   config.oci.cgroup_leftovers = cgroups.leftover_dirs;

@@ -32,6 +32,8 @@ class OciRuntime : public Runtime {
     std::string cgroup_parent_name = "kiln";
     // Start() chowns writable mount sources to the image's user when it is not root.
     bool chown_writable_mounts = true;
+    // false: an instance is killed when the process that started it dies (kiln agent).
+    bool instances_outlive_caller = true;
   };
 
   explicit OciRuntime(Options options);

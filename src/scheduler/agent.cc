@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -33,6 +34,11 @@ constexpr int kReportAttempts = 30;
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
+}
+
+bool IsDirectory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 const InputSpec* FirstPipeInput(const JobSpec& spec) {
@@ -99,6 +105,12 @@ Result<std::vector<std::string>> ExpandSlurmNodeList(const std::string& scontrol
 
 Agent::Agent(AgentOptions options, AgentChannel* channel)
     : options_(std::move(options)), channel_(channel) {}
+
+std::string Agent::NodeName() const {
+  const size_t index = static_cast<size_t>(options_.node_index);
+  return index < options_.node_names.size() ? options_.node_names[index]
+                                            : "#" + std::to_string(options_.node_index);
+}
 
 void Agent::RequestStop() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -254,6 +266,17 @@ int Agent::Run() {
     return fail("ClientError: Pipe-mode input '" + pipe->name +
                 "' is not supported on the Slurm backend yet");
   }
+  if (!a.image_root.empty() && !IsDirectory(a.image_root)) {
+    return fail("ClientError: image " + spec->image_uri + ": its root " + a.image_root +
+                " does not exist on node " + NodeName() +
+                "; the nodes need the server's image store at the same path (shared storage)");
+  }
+  // Made before staging, so a node that cannot run the image fails without transferring.
+  auto runtime = MakeAgentRuntime(a.runtime, options_.runtimes);
+  if (!runtime.ok()) {
+    return fail("InternalServerError: node " + NodeName() + " cannot run " + host() + ": " +
+                runtime.status().message());
+  }
 
   S3Config s3;
   s3.endpoint = a.s3_endpoint.empty() ? options_.endpoint : a.s3_endpoint;
@@ -297,6 +320,8 @@ int Agent::Run() {
     s.mounts.push_back({python_dir, kJobPythonMount, true});
   }
   s.working_dir = a.working_dir;
+  s.rootfs = a.image_root;
+  s.user = a.image_user;
   const int64_t memory = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGE_SIZE);
   s.limits = LimitsForInstanceType(spec->instance_type,
                                    std::max(1u, std::thread::hardware_concurrency()), memory);
@@ -312,11 +337,8 @@ int Agent::Run() {
       return finish(report);
     }
   }
-  HostRuntime::Options runtime_options = options_.runtime;
-  // The agent's death means the job is lost: its instance must not linger on the node.
-  runtime_options.instances_outlive_caller = false;
-  HostRuntime runtime(runtime_options);
-  auto started = runtime.Start(s);
+  // The runtime's instance ends with this agent: the job is lost then (agent_runtimes.h).
+  auto started = (*runtime)->Start(s);
   if (!started.ok()) {
     return fail("InternalServerError: could not start " + host() + ": " +
                 started.status().message());

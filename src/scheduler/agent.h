@@ -1,8 +1,9 @@
 // Agent: `kiln agent`, one per node of a cluster job, plays one instance (algo-N) of a processing
 // job. It fetches its assignment from the server, prepares the instance directory in the node's
 // scratch space, stages its inputs (its shard), writes /opt/ml/config and a hosts file naming
-// algo-1..N by the nodes' addresses, runs the instance with the host runtime on the node's
-// network, ships its log lines, delivers its outputs and reports how it ended.
+// algo-1..N by the nodes' addresses, runs the instance with the image's runtime (host sandbox or
+// OCI container, agent_runtimes.h) on the node's network, ships its log lines, delivers its
+// outputs and reports how it ended.
 #pragma once
 
 #include <atomic>
@@ -13,8 +14,8 @@
 #include <vector>
 
 #include "base/status.h"
-#include "runtime/host_runtime.h"
 #include "scheduler/agent_protocol.h"
+#include "scheduler/agent_runtimes.h"
 
 namespace kiln {
 
@@ -34,7 +35,7 @@ struct AgentOptions {
   std::string access_key_id;            // the agent key (also signs S3 requests)
   std::string secret_access_key;
   std::string region = "us-east-1";
-  HostRuntime::Options runtime;
+  AgentRuntimeOptions runtimes;
   int64_t log_flush_ms = 500;
   bool keep_scratch = false;  // leave the instance directory for debugging
 };
@@ -62,6 +63,8 @@ class Agent {
 
  private:
   std::string host() const { return "algo-" + std::to_string(options_.node_index + 1); }
+  // This node's name in the allocation (for messages).
+  std::string NodeName() const;
   void Log(const std::string& line);
   // Sends the log events not yet shipped; false if the server did not take them.
   bool ShipLogs();

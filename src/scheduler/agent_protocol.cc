@@ -35,6 +35,9 @@ json AgentAssignment::ToJson() const {
           {"Argv", argv},
           {"Environment", env_json},
           {"WorkingDir", working_dir},
+          {"Runtime", runtime},
+          {"ImageRoot", image_root},
+          {"ImageUser", image_user},
           {"MountJobPython", mount_job_python},
           {"FileRoots", file_roots},
           {"StopGraceMs", stop_grace_ms},
@@ -58,6 +61,10 @@ Result<AgentAssignment> AgentAssignment::FromJson(const json& j) {
       a.env.emplace_back(kv.at("Name").get<std::string>(), kv.at("Value").get<std::string>());
     }
     a.working_dir = j.at("WorkingDir").get<std::string>();
+    // A server from before OCI images on Slurm sends host-runtime assignments without these.
+    a.runtime = j.value("Runtime", "host");
+    a.image_root = j.value("ImageRoot", "");
+    a.image_user = j.value("ImageUser", "");
     a.mount_job_python = j.at("MountJobPython").get<bool>();
     a.file_roots = j.at("FileRoots").get<std::vector<std::string>>();
     a.stop_grace_ms = j.at("StopGraceMs").get<int64_t>();
@@ -67,6 +74,11 @@ Result<AgentAssignment> AgentAssignment::FromJson(const json& j) {
     a.s3_secret_access_key = j.value("S3SecretAccessKey", "");
     if (a.host_index < 0 || a.host_index >= a.host_count) {
       return Status::InvalidArgument("bad assignment: HostIndex out of range");
+    }
+    if (a.runtime.empty()) return Status::InvalidArgument("bad assignment: empty Runtime");
+    if (!a.image_root.empty() && a.image_root[0] != '/') {
+      return Status::InvalidArgument("bad assignment: ImageRoot '" + a.image_root +
+                                     "' is not an absolute path");
     }
     return a;
   } catch (const json::exception& e) {

@@ -40,6 +40,12 @@ struct AgentAssignment {
   std::vector<std::string> argv;
   std::vector<std::pair<std::string, std::string>> env;
   std::string working_dir = "/";
+  // How to run the image: the catalog's runtime name (agent_runtimes.h), and for an imported
+  // image its root directory in the server's image store (absolute; the nodes must see the store
+  // at the same path) and its User. Empty root and user for the host runtime.
+  std::string runtime = "host";
+  std::string image_root;
+  std::string image_user;
   bool mount_job_python = false;        // mount Kiln's sitecustomize.py at /opt/kiln/python
   std::vector<std::string> file_roots;  // file:// data allowed under these (shared storage)
   int64_t stop_grace_ms = 30000;

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 
 #include "base/fs.h"
 #include "base/log_stream.h"
+#include "scheduler/agent_runtimes.h"
 #include "scheduler/job_environment.h"
 
 namespace kiln {
@@ -84,8 +86,7 @@ struct SlurmBackend::Job {
   JobSpec spec;
   JobLayout layout;
   std::vector<std::string> argv;
-  EnvList image_env;
-  std::string working_dir = "/";
+  ImageConfig image;     // as the catalog resolved it at submission
   std::string slurm_id;  // empty until sbatch returned
   JobCredential agent_key;
   std::optional<JobCredential> job_key;
@@ -178,16 +179,20 @@ Result<std::shared_ptr<SlurmBackend::Job>> SlurmBackend::MakeJob(JobRecord recor
   }
   auto image = ctx.catalog->Resolve(job->spec.image_uri);
   if (!image.ok()) return Status::InvalidArgument("ClientError: " + image.status().message());
-  if (image->runtime != "host") {
+  if (!AgentRunsRuntime(image->runtime)) {
     return Status::InvalidArgument("ClientError: image " + job->spec.image_uri +
                                    " maps to the runtime '" + image->runtime +
-                                   "'; the Slurm backend runs host images only for now");
+                                   "', which the Slurm backend's agents do not run");
   }
   auto argv = ResolveCommand(*image, job->spec.entrypoint, job->spec.arguments);
   if (!argv.ok()) return Status::InvalidArgument("ClientError: " + argv.status().message());
   job->argv = std::move(argv).value();
-  job->image_env = image->env;
-  job->working_dir = image->working_dir.empty() ? "/" : image->working_dir;
+  job->image = std::move(image).value();
+  if (job->image.working_dir.empty()) job->image.working_dir = "/";
+  // The agents find the image's root at this path on their nodes (shared storage).
+  if (!job->image.rootfs.empty()) {
+    job->image.rootfs = std::filesystem::absolute(job->image.rootfs).lexically_normal().string();
+  }
   return job;
 }
 
@@ -246,6 +251,7 @@ Status SlurmBackend::SubmitJob(std::shared_ptr<Job> job) {
   submission.kiln_path = options_.kiln_path;
   submission.agent_endpoint = options_.agent_endpoint();
   submission.scratch_dir = options_.node_scratch_dir;
+  submission.comment = SubmissionComment(*job);
   if (!options_.batch_output_dir.empty()) {
     submission.output_path =
         options_.batch_output_dir + "/kiln-" + Key(job->record.name) + "-%j.out";
@@ -308,8 +314,36 @@ Status SlurmBackend::Remove(const JobRecord& record) {
   return RemoveAll(parsed->job_dir);
 }
 
+std::string SlurmBackend::SubmissionComment(const Job& job) {
+  // The agent key is made anew for every submission and stored before sbatch runs; its id is no
+  // secret (requests carry it in the clear).
+  return "kiln-submission:" + job.agent_key.access_key_id;
+}
+
+std::map<std::string, SlurmJobInfo> SlurmBackend::ListSlurmJobs() {
+  auto ran = RunCommand({options_.slurm.squeue, "--json"}, SlurmClientEnv(options_.slurm));
+  if (ran.ok() && ran->exit_code == 0) {
+    auto parsed = ParseSqueueJson(ran->out);
+    if (parsed.ok()) return std::move(parsed).value();
+  }
+  spdlog::warn("squeue failed: {}", ran.ok() ? ran->err : ran.status().ToString());
+  return {};
+}
+
+std::string SlurmBackend::FindSubmission(const std::map<std::string, SlurmJobInfo>& queue,
+                                         const Job& job) {
+  for (const auto& [id, info] : queue) {
+    if (info.name == "kiln-" + job.record.name && info.comment == SubmissionComment(job) &&
+        !IsSlurmStateFinal(info.state)) {
+      return id;
+    }
+  }
+  return "";
+}
+
 Status SlurmBackend::Recover() {
   ASSIGN_OR_RETURN(std::vector<JobRecord> unfinished, options_.context.store->ListUnfinished());
+  std::optional<std::map<std::string, SlurmJobInfo>> queue;  // squeue, once it is needed
   for (JobRecord& record : unfinished) {
     const json& state = record.backend_state;
     const bool ours = state.value("backend", "") == "slurm";
@@ -333,9 +367,25 @@ Status SlurmBackend::Recover() {
     std::shared_ptr<Job> adopted = std::move(job).value();
     std::string slurm_id = ours ? state.value("slurm_job_id", "") : "";
     auto agent_key = JobCredential::FromJson(state.value("agent_credential", json()));
+    if (slurm_id.empty() && agent_key.ok() && state.value("phase", "") == "submitting") {
+      // A crash may have come between sbatch and storing its id: the batch job then runs under
+      // the comment of this very submission.
+      adopted->agent_key = *agent_key;
+      if (!queue.has_value()) queue = ListSlurmJobs();
+      slurm_id = FindSubmission(*queue, *adopted);
+      if (!slurm_id.empty()) {
+        std::lock_guard<std::mutex> lock(mu_);
+        Status st = PersistLocked(*adopted, [&](JobRecord& r) {
+          r.backend_state["phase"] = "submitted";
+          r.backend_state["slurm_job_id"] = slurm_id;
+        });
+        if (!st.ok()) spdlog::error("job {}: {}", adopted->record.name, st.ToString());
+        spdlog::info("job {} was already Slurm job {}", adopted->record.name, slurm_id);
+      }
+    }
     if (slurm_id.empty() || !agent_key.ok()) {
-      // Never reached Slurm (or a crash came between sbatch and its record): the poller submits
-      // it once the server listens (its agents need the server's endpoint).
+      // Never reached Slurm: the poller submits it once the server listens (its agents need the
+      // server's endpoint).
       std::lock_guard<std::mutex> lock(mu_);
       to_submit_.push_back(std::move(adopted));
       continue;
@@ -396,9 +446,12 @@ Result<AgentAssignment> SlurmBackend::GetAssignment(const std::string& job_name,
   a.host_index = host_index;
   a.host_count = job->spec.instance_count;
   a.argv = job->argv;
-  a.env = InstanceEnvironment(ctx, job->spec, job->image_env, options_.agent_endpoint(),
+  a.env = InstanceEnvironment(ctx, job->spec, job->image.env, options_.agent_endpoint(),
                               job->job_key ? &*job->job_key : nullptr);
-  a.working_dir = job->working_dir;
+  a.working_dir = job->image.working_dir;
+  a.runtime = job->image.runtime;
+  a.image_root = job->image.rootfs;
+  a.image_user = job->image.user;
   a.mount_job_python = !ctx.services.python_dir.empty();
   a.file_roots = options_.file_roots;
   a.stop_grace_ms = ctx.stop_grace_ms;

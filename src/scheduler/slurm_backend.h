@@ -53,7 +53,8 @@ class SlurmBackend : public Backend, public AgentHub {
 
   // Always OK: Slurm queues what does not fit now, and rejects at sbatch what never could.
   Status CheckFits(const JobSpec& spec) override;
-  // Resolves the image (the host runtime only, for now) and submits the job with sbatch.
+  // Resolves the image (a runtime the agents run: agent_runtimes.h) and submits the job with
+  // sbatch.
   Status Submit(const std::string& job_name) override;
   // Moves the job to Stopping, signals its agents (SIGTERM) and, after the grace period and the
   // backstop, cancels the Slurm job. The job ends Stopped.
@@ -83,6 +84,13 @@ class SlurmBackend : public Backend, public AgentHub {
   Result<std::shared_ptr<Job>> MakeJob(JobRecord record);
   // Generates keys, persists the plan and runs sbatch; finishes the job Failed if that fails.
   Status SubmitJob(std::shared_ptr<Job> job);
+  // The Slurm job's comment for this submission of `job` (its agent key's id).
+  static std::string SubmissionComment(const Job& job);
+  // Every job squeue knows (empty if squeue fails).
+  std::map<std::string, SlurmJobInfo> ListSlurmJobs();
+  // The id of the unfinished Slurm job of this submission of `job`, or "".
+  static std::string FindSubmission(const std::map<std::string, SlurmJobInfo>& queue,
+                                    const Job& job);
   void RegisterKeys(const Job& job);
   void FinishLocked(Job& job, JobStatus status, const std::string& reason,
                     const std::optional<std::string>& exit_message = std::nullopt);

@@ -71,6 +71,7 @@ std::vector<std::string> BuildSbatchArgs(const SlurmClientOptions& options,
       "--chdir=/",
       "--export=ALL",
   };
+  if (!s.comment.empty()) args.push_back("--comment=" + s.comment);
   if (!options.partition.empty()) args.push_back("--partition=" + options.partition);
   for (const std::string& extra : options.extra_sbatch_args) args.push_back(extra);
   return args;
@@ -112,6 +113,10 @@ Result<std::map<std::string, SlurmJobInfo>> ParseSqueueJson(const std::string& t
       info.reason = j["state_reason"].get<std::string>();
     }
     if (j.contains("nodes") && j["nodes"].is_string()) info.nodes = j["nodes"].get<std::string>();
+    if (j.contains("name") && j["name"].is_string()) info.name = j["name"].get<std::string>();
+    if (j.contains("comment") && j["comment"].is_string()) {
+      info.comment = j["comment"].get<std::string>();
+    }
     if (j.contains("exit_code") && j["exit_code"].is_number_integer()) {
       info.exit_code = j["exit_code"].get<int>();
     }

@@ -34,6 +34,8 @@ struct SlurmSubmission {
   std::string agent_endpoint;   // the URL agents reach the server at
   std::string scratch_dir;      // where agents put instance directories; empty: their default
   std::string output_path = "/dev/null";  // the batch job's stdout and stderr
+  // The Slurm job's comment: what identifies this very submission after a crash (Recover).
+  std::string comment;
 };
 
 // The --time of a job: MaxRuntimeInSeconds rounded up to whole minutes, plus the margin.
@@ -54,6 +56,8 @@ struct SlurmJobInfo {
   std::string reason;
   std::string nodes;
   int exit_code = 0;  // the raw wait status, as Slurm reports it
+  std::string name;
+  std::string comment;
 };
 
 // Whether a Slurm job in this state has ended (it runs no more processes of ours).

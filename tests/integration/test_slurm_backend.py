@@ -1,8 +1,10 @@
 """What only the Slurm backend does, end to end on the test cluster of scripts/slurm-cluster.sh
 (slurm_kiln.py): agents that die without reporting, and a server restarted while its jobs run on
 Slurm. What every backend does alike is in test_backend_conformance.py."""
+import json
 import os
 import signal
+import sqlite3
 import textwrap
 import unittest
 
@@ -99,6 +101,37 @@ class SlurmBackendTest(JobHelpers, slurm_kiln.SlurmKilnTestCase):
         [after] = self.slurm_jobs_named("survivor")
         self.assertEqual(after["job_id"], before["job_id"])
         self.cluster.wait_for_state(after["job_id"], {"COMPLETED"})
+
+    def test_crash_between_sbatch_and_its_record_adopts_the_batch_job_instead_of_resubmitting(self):
+        self.sm.create_processing_job(**self.script_request(
+            "once", WAIT_FOR_GO_SCRIPT, args=[BUCKET],
+            ProcessingOutputConfig={"Outputs": [{"OutputName": "out", "S3Output": {
+                "S3Uri": f"s3://{BUCKET}/once", "LocalPath": "/opt/ml/processing/out",
+                "S3UploadMode": "EndOfJob"}}]}))
+        wait_until(lambda: "algo-1 waiting for go" in self.log_lines("once").get("algo-1", []),
+                   what="the instance to wait")
+        [before] = self.slurm_jobs_named("once")
+        self.server.kill9()
+        # What the store holds when the server dies after sbatch returned but before it recorded
+        # the Slurm job id: the submission is planned, its id unknown.
+        db = sqlite3.connect(os.path.join(self.server.data_dir, "kiln.db"))
+        with db:
+            [(text,)] = db.execute("SELECT backend_state_json FROM jobs WHERE name = 'once'")
+            state = json.loads(text)
+            self.assertEqual(state.pop("slurm_job_id"), str(before["job_id"]))
+            state["phase"] = "submitting"
+            db.execute("UPDATE jobs SET backend_state_json = ? WHERE name = 'once'",
+                       (json.dumps(state),))
+        db.close()
+
+        self.server.start(same_port=True)
+        self.make_clients()
+        self.s3.put_object(Bucket=BUCKET, Key="go", Body=b"")
+        job = self.wait_for_status("once", timeout=90)
+        self.assertEqual(job["ProcessingJobStatus"], "Completed", job.get("FailureReason"))
+        self.assertEqual(self.read("once/algo-1"), "algo-1 went on")
+        [after] = self.slurm_jobs_named("once")
+        self.assertEqual(after["job_id"], before["job_id"])
 
 
 if __name__ == "__main__":

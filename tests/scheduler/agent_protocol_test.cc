@@ -25,6 +25,9 @@ TEST(AgentAssignmentTest, RoundTripsThroughJson) {
   a.argv = {"python3", "-c", "print(1)"};
   a.env = {{"A", "1"}, {"A", "2"}};
   a.working_dir = "/work";
+  a.runtime = "oci";
+  a.image_root = "/var/lib/kiln/images/roots/sha256-ab";
+  a.image_user = "1000:1000";
   a.mount_job_python = true;
   a.file_roots = {"/shared"};
   a.stop_grace_ms = 2000;
@@ -33,6 +36,33 @@ TEST(AgentAssignmentTest, RoundTripsThroughJson) {
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->ToJson(), a.ToJson());
   EXPECT_EQ(back->env, a.env);
+  EXPECT_EQ(back->runtime, "oci");
+  EXPECT_EQ(back->image_root, "/var/lib/kiln/images/roots/sha256-ab");
+  EXPECT_EQ(back->image_user, "1000:1000");
+}
+
+TEST(AgentAssignmentTest, MeansTheHostRuntimeWhenTheServerNamesNoImage) {
+  AgentAssignment a;
+  nlohmann::json j = a.ToJson();
+  j.erase("Runtime");
+  j.erase("ImageRoot");
+  j.erase("ImageUser");
+  auto back = AgentAssignment::FromJson(j);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->runtime, "host");
+  EXPECT_EQ(back->image_root, "");
+  EXPECT_EQ(back->image_user, "");
+}
+
+TEST(AgentAssignmentTest, RejectsARelativeImageRootAndAnEmptyRuntime) {
+  AgentAssignment a;
+  a.runtime = "oci";
+  a.image_root = "images/roots/sha256-ab";
+  EXPECT_FALSE(AgentAssignment::FromJson(a.ToJson()).ok());
+  a.image_root = "/images/roots/sha256-ab";
+  EXPECT_TRUE(AgentAssignment::FromJson(a.ToJson()).ok());
+  a.runtime = "";
+  EXPECT_FALSE(AgentAssignment::FromJson(a.ToJson()).ok());
 }
 
 TEST(AgentAssignmentTest, RejectsAHostIndexOutsideTheJob) {

@@ -56,6 +56,16 @@ TEST(SbatchArgsTest, AddsThePartitionAndExtraArgumentsLast) {
   EXPECT_EQ(args.back(), "--qos=low");
 }
 
+TEST(SbatchArgsTest, PutsTheSubmissionsCommentOnTheSlurmJob) {
+  SlurmClientOptions options;
+  SlurmSubmission s = TwoNodeSubmission();
+  auto without = BuildSbatchArgs(options, s);
+  EXPECT_FALSE(std::any_of(without.begin(), without.end(),
+                           [](const std::string& a) { return a.rfind("--comment", 0) == 0; }));
+  s.comment = "kiln-submission:ASIAEXAMPLE";
+  EXPECT_TRUE(Has(BuildSbatchArgs(options, s), "--comment=kiln-submission:ASIAEXAMPLE"));
+}
+
 TEST(BatchScriptTest, StartsOneAgentPerNodeThroughSrun) {
   std::string script = BuildBatchScript(TwoNodeSubmission());
   EXPECT_EQ(script.rfind("#!/bin/sh\n", 0), 0u);
@@ -84,7 +94,7 @@ TEST(SbatchOutputTest, ReadsTheJobIdOfParsableOutput) {
 TEST(SqueueJsonTest, ReadsStatesOfSlurm2205AndLaterShapes) {
   const std::string text = R"({"meta": {}, "errors": [], "jobs": [
       {"job_id": 7, "job_state": "RUNNING", "state_reason": "None", "nodes": "knode[1-2]",
-       "exit_code": 0},
+       "exit_code": 0, "name": "kiln-my-job", "comment": "kiln-submission:ASIAEXAMPLE"},
       {"job_id": 8, "job_state": ["FAILED"], "state_reason": "NonZeroExitCode", "nodes": "knode1",
        "exit_code": 1792},
       {"name": "no id"}]})";
@@ -93,6 +103,9 @@ TEST(SqueueJsonTest, ReadsStatesOfSlurm2205AndLaterShapes) {
   ASSERT_EQ(jobs->size(), 2u);
   EXPECT_EQ(jobs->at("7").state, "RUNNING");
   EXPECT_EQ(jobs->at("7").nodes, "knode[1-2]");
+  EXPECT_EQ(jobs->at("7").name, "kiln-my-job");
+  EXPECT_EQ(jobs->at("7").comment, "kiln-submission:ASIAEXAMPLE");
+  EXPECT_EQ(jobs->at("8").comment, "");
   EXPECT_EQ(jobs->at("8").state, "FAILED");
   EXPECT_EQ(jobs->at("8").reason, "NonZeroExitCode");
   EXPECT_EQ(jobs->at("8").exit_code, 1792);
