@@ -83,14 +83,16 @@ def kiln(work, runs):
             # fast as possible. Polling Describe from the start would make the client and the
             # server busy on the machine's CPUs while the job starts, which no real client does
             # (the SDK polls every few seconds) and bare bwrap is not charged for.
+            # The job's directory is looked up once: a glob over every job's directory this often
+            # would itself take the CPUs from the job, more and more as jobs accumulate.
             end_file = None
-            while end_file is None:
-                found = glob.glob(os.path.join(server.data_dir, "jobs", name + "-*", "algo-1",
-                                               "output", "end"))
-                if found and os.path.getsize(found[0]) > 0:
-                    end_file = found[0]
-                else:
-                    time.sleep(0.0002)
+            while end_file is None or not os.path.exists(end_file) or \
+                    os.path.getsize(end_file) == 0:
+                if end_file is None:
+                    found = glob.glob(os.path.join(server.data_dir, "jobs", name + "-*"))
+                    if found:
+                        end_file = os.path.join(found[0], "algo-1", "output", "end")
+                time.sleep(0.0002)
             while sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"] != "Completed":
                 pass
             t_done = time.time()

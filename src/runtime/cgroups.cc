@@ -289,6 +289,14 @@ void WarmCgroupAttach(const std::string& root) {
   ::close(fd);
 }
 
+void CgroupAttachWarmer::WarmInBackground() {
+  if (warming_->exchange(true)) return;  // one warm-up in flight is enough
+  std::thread([warming = warming_] {
+    WarmCgroupAttach();
+    *warming = false;
+  }).detach();
+}
+
 Status InstanceCgroups::Remove(int timeout_ms) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   Status result;

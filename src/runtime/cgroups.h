@@ -8,6 +8,8 @@
 
 #include <sys/types.h>
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,18 @@ namespace kiln {
 // Done shortly before a real attach, it takes that wait off the real attach's path. Blocking;
 // errors are ignored.
 void WarmCgroupAttach(const std::string& root = "/sys/fs/cgroup");
+
+// WarmCgroupAttach on a background thread, at most one in flight: what a runtime's
+// PrepareForStart does while a job stages, so that the attach of its instance (the shim's for the
+// host runtime, runc's for OCI) finds the kernel's grace period already paid.
+class CgroupAttachWarmer {
+ public:
+  void WarmInBackground();
+
+ private:
+  // Shared with the thread, which may outlive the warmer.
+  std::shared_ptr<std::atomic<bool>> warming_ = std::make_shared<std::atomic<bool>>(false);
+};
 
 class InstanceCgroups {
  public:

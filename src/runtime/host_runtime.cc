@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <thread>
 
 #include "runtime/cgroups.h"
 #include "runtime/instance_state.h"
@@ -59,11 +58,7 @@ Result<std::unique_ptr<Instance>> HostRuntime::Start(const InstanceSpec& spec) {
 
 void HostRuntime::PrepareForStart() {
   standby_->FillInBackground();
-  if (warming_.exchange(true)) return;  // one warm-up in flight is enough
-  std::thread([this] {
-    WarmCgroupAttach();
-    warming_ = false;
-  }).detach();
+  warmer_.WarmInBackground();
 }
 
 Result<std::unique_ptr<Instance>> HostRuntime::Recover(const std::string& state_dir) {

@@ -5,11 +5,11 @@
 // the server dies; Recover() re-attaches from the state_dir (layout in instance_state.h).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 
+#include "runtime/cgroups.h"
 #include "runtime/runtime.h"
 #include "runtime/shim_launcher.h"
 
@@ -55,7 +55,7 @@ class HostRuntime : public Runtime {
 
  private:
   Options options_;
-  std::atomic<bool> warming_{false};
+  CgroupAttachWarmer warmer_;
   std::unique_ptr<ShimStandby> standby_;
 };
 

@@ -36,7 +36,10 @@ OciRuntime::OciRuntime(Options options) : options_(std::move(options)) {
   standby_ = std::make_unique<ShimStandby>(options_.shim_path);
 }
 
-void OciRuntime::PrepareForStart() { standby_->FillInBackground(); }
+void OciRuntime::PrepareForStart() {
+  standby_->FillInBackground();
+  warmer_.WarmInBackground();
+}
 
 bool OciRuntime::IsCgroupHybrid(const std::string& root) {
   struct stat st;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 
+#include "runtime/cgroups.h"
 #include "runtime/runtime.h"
 #include "runtime/shim_launcher.h"
 
@@ -43,7 +44,8 @@ class OciRuntime : public Runtime {
   // and starts kiln-shim; returns once the container's process runs. Errors as HostRuntime's.
   Result<std::unique_ptr<Instance>> Start(const InstanceSpec& spec) override;
   Result<std::unique_ptr<Instance>> Recover(const std::string& state_dir) override;
-  // Starts a standby shim (shim_launcher.h) unless one waits already.
+  // Starts a standby shim (shim_launcher.h) unless one waits already, and warms the kernel's
+  // cgroup attach for runc's (CgroupAttachWarmer).
   void PrepareForStart() override;
 
   // Whether the selected runtime (and the init, if any) is installed.
@@ -54,6 +56,7 @@ class OciRuntime : public Runtime {
  private:
   Options options_;
   std::unique_ptr<ShimStandby> standby_;
+  CgroupAttachWarmer warmer_;
 };
 
 }  // namespace kiln

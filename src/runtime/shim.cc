@@ -42,6 +42,34 @@ int64_t NowMs() { return SystemClock::Default()->NowMillis(); }
 
 void Complain(const std::string& what) { std::fprintf(stderr, "kiln-shim: %s\n", what.c_str()); }
 
+// After the OCI runtime exited: normally it has removed its container and cgroup already; if it
+// died abnormally, `delete --force` does. Cgroup directories it created in hierarchies the shim
+// does not manage (devices, freezer, …) are removed too. Only async-signal-safe calls between
+// fork and exec, so a multithreaded caller (the server, ReleaseAbandonedInstance) may use it.
+void CleanUpOciContainer(const ShimConfig& config) {
+  if (OciStateExists(config.oci, config.spec.id)) {
+    std::vector<std::string> args = BuildOciDeleteArgv(config);
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      int null_fd = ::open("/dev/null", O_RDWR);
+      if (null_fd >= 0) {
+        ::dup2(null_fd, 0);
+        ::dup2(null_fd, 1);
+      }
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    if (pid > 0) {
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+  RemoveOciCgroupDirs(config.oci.cgroup_leftovers);
+}
+
 // One of the sandbox's output pipes, split into lines.
 struct OutputStream {
   int fd = -1;
@@ -443,33 +471,6 @@ class Shim {
     }
   }
 
-  // After the runtime exited: normally it has removed its container and cgroup already; if it
-  // died abnormally, `delete --force` does. Cgroup directories it created in hierarchies the
-  // shim does not manage (devices, freezer, …) are removed too.
-  void CleanUpOci() {
-    if (OciStateExists(config_.oci, config_.spec.id)) {
-      std::vector<std::string> args = BuildOciDeleteArgv(config_);
-      std::vector<char*> argv;
-      for (std::string& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      pid_t pid = ::fork();
-      if (pid == 0) {
-        int null_fd = ::open("/dev/null", O_RDWR);
-        if (null_fd >= 0) {
-          ::dup2(null_fd, 0);
-          ::dup2(null_fd, 1);
-        }
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-      }
-      if (pid > 0) {
-        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-        }
-      }
-    }
-    RemoveOciCgroupDirs(config_.oci.cgroup_leftovers);
-  }
-
   int Finish() {
     if (!bwrap_status_.has_value()) {
       // The loop ended early (poll failed); make sure nothing survives and collect bwrap.
@@ -509,7 +510,7 @@ class Shim {
       if (!last_stderr_line_.empty()) exit.error += ": " + last_stderr_line_;
     }
     cgroups_->KillAll();
-    if (oci()) CleanUpOci();
+    if (oci()) CleanUpOciContainer(config_);
     Status removed = cgroups_->Remove(5000);
     if (!removed.ok()) Complain(removed.ToString());
     ReapOrphans();
@@ -554,6 +555,17 @@ void RedirectShimStderr(const std::string& state_dir) {
   if (fd < 0) return;
   ::dup2(fd, 2);
   ::close(fd);
+}
+
+Status ReleaseAbandonedInstance(const std::string& state_dir) {
+  ASSIGN_OR_RETURN(std::string text, ReadFile(SpecPath(state_dir)));
+  ASSIGN_OR_RETURN(ShimConfig config, ShimConfigFromJson(text));
+  // The server runs in the cgroups its shims started in, so it finds the instance's the same way.
+  ASSIGN_OR_RETURN(InstanceCgroups cgroups,
+                   InstanceCgroups::Locate(config.cgroup_parent, config.spec.id));
+  cgroups.KillAll();
+  if (config.sandbox == kOciSandbox) CleanUpOciContainer(config);
+  return cgroups.Remove(5000);
 }
 
 int RunShim(const std::string& state_dir, int ready_fd) {

@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "base/status.h"
+
 namespace kiln {
 
 // Runs the instance of `state_dir`/spec.json to completion. `ready_fd` (or -1) receives one byte
@@ -16,6 +18,11 @@ namespace kiln {
 // The shim runs with `state_dir` as its working directory, which also identifies it to a
 // restarted server (shim_launcher.h).
 int RunShim(const std::string& state_dir, int ready_fd);
+
+// What an instance whose shim died without recording its exit (killed, say) left behind: kills
+// every process in the instance's cgroups, deletes its OCI container, removes its cgroups. For a
+// restarted server (RecoverShim); a shim does the same itself when its instance ends.
+Status ReleaseAbandonedInstance(const std::string& state_dir);
 
 // Points stderr at the state dir's shim.log (a standby shim learns its state dir late).
 void RedirectShimStderr(const std::string& state_dir);

@@ -18,6 +18,7 @@
 #include "runtime/host_instance.h"
 #include "runtime/process_util.h"
 #include "runtime/sandbox_command.h"
+#include "runtime/shim.h"
 
 extern char** environ;
 
@@ -377,8 +378,13 @@ Result<std::unique_ptr<Instance>> RecoverShim(const std::string& state_dir) {
   }
   // The shim may have finished between the first look and now.
   if (auto done = finished()) return done;
-  return Status::NotFound("the supervisor of the instance in " + state_dir +
-                          " vanished without recording an exit status");
+  std::string lost = "the supervisor of the instance in " + state_dir +
+                     " vanished without recording an exit status";
+  // Nobody else would: what it supervised may still run, and its cgroups remain.
+  if (Status released = ReleaseAbandonedInstance(state_dir); !released.ok()) {
+    lost += " (releasing what it left: " + released.message() + ")";
+  }
+  return Status::NotFound(lost);
 }
 
 }  // namespace kiln

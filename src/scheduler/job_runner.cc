@@ -141,6 +141,17 @@ void JobRunner::Run() {
     // extra store write on the way to the script would buy nothing.
     record_.backend_state["layout"] = layout_.ToJson();
   }
+  auto image = ctx_->catalog->Resolve(spec_.image_uri);
+  if (!image.ok()) return Finish(JobStatus::kFailed, "ClientError: " + image.status().message());
+  auto runtime_it = ctx_->runtimes.find(image->runtime);
+  if (runtime_it == ctx_->runtimes.end()) {
+    return Finish(JobStatus::kFailed, "ClientError: image " + spec_.image_uri +
+                                          " maps to the runtime '" + image->runtime +
+                                          "', which this server does not run");
+  }
+  // This job's runtime prepares while the job stages; the others have nothing to start (their
+  // standby shims and cgroup warm-ups would only compete with this job for the two CPUs).
+  runtime_it->second->PrepareForStart();
   // The network is built while the sandbox is prepared and the inputs are staged: creating a
   // network namespace takes milliseconds that would otherwise delay the script.
   if (UsesPrivateNetwork()) {
@@ -155,7 +166,7 @@ void JobRunner::Run() {
     Status st = PrepareInstanceDirs(layout_, i, record_, spec_);
     if (!st.ok()) started = Status::Internal("InternalServerError: " + st.message());
   }
-  if (started.ok()) started = StartInstances();
+  if (started.ok()) started = StartInstances(*image, *runtime_it->second);
   if (!started.ok()) {
     if (network_setup_.valid()) (void)network_setup_.get();
     TearDownNetwork();
@@ -225,16 +236,8 @@ void JobRunner::TearDownNetwork() {
   network_.reset();
 }
 
-Status JobRunner::StartInstances() {
-  auto image = ctx_->catalog->Resolve(spec_.image_uri);
-  if (!image.ok()) return Status::InvalidArgument("ClientError: " + image.status().message());
-  auto runtime_it = ctx_->runtimes.find(image->runtime);
-  if (runtime_it == ctx_->runtimes.end()) {
-    return Status::InvalidArgument("ClientError: image " + spec_.image_uri +
-                                   " maps to the runtime '" + image->runtime +
-                                   "', which this server does not run");
-  }
-  auto argv = ResolveCommand(*image, spec_.entrypoint, spec_.arguments);
+Status JobRunner::StartInstances(const ImageConfig& image, Runtime& runtime) {
+  auto argv = ResolveCommand(image, spec_.entrypoint, spec_.arguments);
   if (!argv.ok()) return Status::InvalidArgument("ClientError: " + argv.status().message());
 
   for (size_t i = 0; i < layout_.instances.size(); ++i) {
@@ -263,7 +266,7 @@ Status JobRunner::StartInstances() {
     }
   }
   const std::string& network_endpoint = network_endpoint_;
-  const auto env = InstanceEnv(image->env, credential, network_endpoint);
+  const auto env = InstanceEnv(image.env, credential, network_endpoint);
 
   ResourceLimits limits =
       LimitsForInstanceType(spec_.instance_type, ctx_->host_cpus, ctx_->host_memory_bytes);
@@ -282,9 +285,9 @@ Status JobRunner::StartInstances() {
     if (!ctx_->services.python_dir.empty()) {
       s.mounts.push_back({ctx_->services.python_dir, kJobPythonMount, true});
     }
-    s.working_dir = image->working_dir.empty() ? "/" : image->working_dir;
-    s.rootfs = image->rootfs;  // empty for the host runtime
-    s.user = image->user;
+    s.working_dir = image.working_dir.empty() ? "/" : image.working_dir;
+    s.rootfs = image.rootfs;  // empty for the host runtime
+    s.user = image.user;
     s.limits = limits;
     s.network_isolated = spec_.network_isolation;
     if (network_ != nullptr) {
@@ -304,7 +307,7 @@ Status JobRunner::StartInstances() {
   // Persisted before anything starts, so a restarted server knows where to look.
   RETURN_IF_ERROR(PersistLocked([&](JobRecord& r) {
     r.backend_state["phase"] = "running";
-    r.backend_state["runtime"] = image->runtime;
+    r.backend_state["runtime"] = image.runtime;
     // "http://127.0.0.1:<port>", reopened on the same port after a restart.
     if (!network_endpoint.empty()) {
       r.backend_state["endpoint_port"] =
@@ -314,7 +317,7 @@ Status JobRunner::StartInstances() {
   }));
   if (credential) ctx_->services.credentials->Register(name_, *credential);
   for (size_t i = 0; i < specs.size(); ++i) {
-    auto instance = runtime_it->second->Start(specs[i]);
+    auto instance = runtime.Start(specs[i]);
     if (!instance.ok()) {
       for (auto& slot : slots_) (void)slot->instance->Kill();
       lock.unlock();

@@ -87,7 +87,8 @@ class JobRunner : public std::enable_shared_from_this<JobRunner> {
   Status PersistLocked(const std::function<void(JobRecord&)>& mutate);
   Status TransitionLocked(JobStatus to, const std::string& failure_reason,
                           const std::optional<std::string>& exit_message = std::nullopt);
-  Status StartInstances();
+  // Stages the inputs, then starts every instance of `image` on `runtime`.
+  Status StartInstances(const ImageConfig& image, Runtime& runtime);
   // Starts one PipeFeeder per Pipe-mode input for instance `index` (before it starts).
   Result<std::vector<std::unique_ptr<PipeFeeder>>> StartFeeders(size_t index);
   // The environment of every instance: image, platform, services (§8.17), then the request's.

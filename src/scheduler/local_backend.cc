@@ -33,8 +33,6 @@ Status LocalBackend::CheckFits(const JobSpec& spec) {
 Status LocalBackend::Submit(const std::string& job_name) {
   ASSIGN_OR_RETURN(JobRecord record, options_.context.store->Get(job_name));
   ASSIGN_OR_RETURN(JobSpec spec, JobSpecFromRequest(record.request));
-  // Instances start within milliseconds: let the runtimes prepare while the job stages.
-  for (const auto& [name, runtime] : options_.context.runtimes) runtime->PrepareForStart();
   auto runner = std::make_shared<JobRunner>(&options_.context, std::move(record), std::move(spec));
   std::lock_guard<std::mutex> lock(mu_);
   if (shutting_down_) return Status::Unavailable("the server is shutting down");

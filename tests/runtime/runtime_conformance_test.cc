@@ -4,9 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <set>
@@ -15,7 +17,9 @@
 #include "base/fs.h"
 #include "base/log_stream.h"
 #include "oci_test_util.h"
+#include "runtime/cgroups.h"
 #include "runtime/host_runtime.h"
+#include "runtime/instance_state.h"
 #include "runtime/job_network.h"
 #include "runtime_test_util.h"
 
@@ -397,6 +401,49 @@ TEST_P(RuntimeConformanceTest, RecoverReportsHowAFinishedInstanceEnded) {
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->exit_code, 5);
   EXPECT_EQ((*recovered)->Wait().exit_code, 5);
+}
+
+// Pids of the processes on this machine whose command line is exactly `argv`.
+std::vector<pid_t> ProcessesRunning(const std::vector<std::string>& argv) {
+  std::string wanted;
+  for (const std::string& arg : argv) wanted += arg + '\0';
+  std::vector<pid_t> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto cmdline = ReadFile(entry.path().string() + "/cmdline");
+    if (cmdline.ok() && *cmdline == wanted) found.push_back(std::stoi(name));
+  }
+  return found;
+}
+
+TEST_P(RuntimeConformanceTest, RecoverAfterTheShimWasKilledEndsWhatItLeftAndIsNotFound) {
+  const std::vector<std::string> sleeper = {"sleep", "1007.5"};
+  InstanceSpec spec = ShellSpec("sleep 1007.5 & touch /opt/ml/processing/output/ready; wait");
+  auto instance = StartOrDie(spec);
+  ASSERT_NE(instance, nullptr);
+  ASSERT_TRUE(WaitForOutput("ready"));
+  auto config = ShimConfigFromJson(ReadFile(SpecPath(spec.state_dir)).value());
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  auto cgroups = InstanceCgroups::Locate(config->cgroup_parent, spec.id);
+  ASSERT_TRUE(cgroups.ok()) << cgroups.status().ToString();
+  ASSERT_FALSE(cgroups->Dirs().empty());
+  for (const std::string& dir : cgroups->Dirs()) ASSERT_TRUE(PathExists(dir)) << dir;
+  // The server goes away, and the instance's supervisor is killed meanwhile.
+  instance.reset();
+  runtime_.reset();
+  auto shim = ReadShimIdentity(spec.state_dir);
+  ASSERT_TRUE(shim.ok()) << shim.status().ToString();
+  ASSERT_EQ(::kill(shim->pid, SIGKILL), 0);
+  ::waitpid(shim->pid, nullptr, 0);  // this process started it
+
+  runtime_ = GetParam().make();
+  auto recovered = runtime_->Recover(spec.state_dir);
+  EXPECT_EQ(recovered.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(recovered.status().message(), HasSubstr("vanished"));
+  EXPECT_TRUE(WaitFor([&] { return ProcessesRunning(sleeper).empty(); }))
+      << "the instance's processes outlived the recovery";
+  for (const std::string& dir : cgroups->Dirs()) EXPECT_FALSE(PathExists(dir)) << dir;
 }
 
 TEST_P(RuntimeConformanceTest, RecoverOfAnUnusedStateDirIsNotFound) {
