@@ -20,6 +20,7 @@
 #include "scheduler/job_layout.h"
 #include "scheduler/slurm_commands.h"
 #include "storage/file_uri_resolver.h"
+#include "storage/pipe_feeder.h"
 #include "storage/s3_resolver.h"
 #include "storage/staging.h"
 
@@ -39,13 +40,6 @@ std::string Lower(std::string s) {
 bool IsDirectory(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-const InputSpec* FirstPipeInput(const JobSpec& spec) {
-  for (const InputSpec& in : spec.inputs) {
-    if (!in.app_managed && in.input_mode == "Pipe") return &in;
-  }
-  return nullptr;
 }
 
 }  // namespace
@@ -262,10 +256,6 @@ int Agent::Run() {
   if (Status st = WriteFileAtomically(hosts_file, AgentHostsFile(addresses)); !st.ok()) {
     return fail("InternalServerError: " + st.message());
   }
-  if (const InputSpec* pipe = FirstPipeInput(*spec); pipe != nullptr) {
-    return fail("ClientError: Pipe-mode input '" + pipe->name +
-                "' is not supported on the Slurm backend yet");
-  }
   if (!a.image_root.empty() && !IsDirectory(a.image_root)) {
     return fail("ClientError: image " + spec->image_uri + ": its root " + a.image_root +
                 " does not exist on node " + NodeName() +
@@ -300,6 +290,16 @@ int Agent::Run() {
           StageInputs(*spec, options_.node_index, inst.processing_dir(), resolver, progress);
       !st.ok()) {
     return fail("ClientError: " + st.message());
+  }
+  // Pipe-mode inputs stream from S3 into FIFOs while the instance reads them, as on the local
+  // backend; the FIFOs exist before the instance starts, so the runtime hands them to its user.
+  std::vector<std::unique_ptr<PipeFeeder>> feeders;
+  for (const InputSpec& in : spec->inputs) {
+    if (in.app_managed || in.input_mode != "Pipe") continue;
+    auto feeder = PipeFeeder::Start(*spec, options_.node_index, in, inst.processing_dir(), resolver,
+                                    progress);
+    if (!feeder.ok()) return fail("ClientError: " + feeder.status().message());
+    feeders.push_back(std::move(feeder).value());
   }
 
   InstanceSpec s;
@@ -351,11 +351,25 @@ int Agent::Run() {
     exit = status;
     cv_.notify_all();
   });
+  // A stream that fails (not one the instance stopped reading) ends the instance, as a stop does.
+  std::optional<Status> pipe_failure;  // guarded by mu_
+  std::vector<std::thread> feeder_waiters;
+  for (const auto& feeder : feeders) {
+    feeder_waiters.emplace_back([this, &feeder, &pipe_failure] {
+      Status result = feeder->Join();
+      if (result.ok() || result.code() == StatusCode::kCancelled) return;
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!pipe_failure) pipe_failure = result;
+      cv_.notify_all();
+    });
+  }
   {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return exit.has_value() || stop_requested_; });
+    cv_.wait(lock, [&] { return exit.has_value() || stop_requested_ || pipe_failure.has_value(); });
     if (!exit) {
+      std::optional<Status> failed = pipe_failure;
       lock.unlock();
+      if (failed) Log("an input stream failed: " + failed->message());
       Log("stopping " + host() + " (SIGTERM)");
       (void)instance->Terminate();
       lock.lock();
@@ -369,10 +383,18 @@ int Agent::Run() {
     }
   }
   waiter.join();
+  // Nobody reads the FIFOs any more.
+  for (const auto& feeder : feeders) feeder->Cancel();
+  for (std::thread& t : feeder_waiters) t.join();
   report.exit_code = exit->exit_code;
   report.term_signal = exit->term_signal;
   report.oom_killed = exit->oom_killed;
   report.error = exit->error;
+  // As on the local backend: the out-of-memory killer and the runtime's own errors first, then
+  // the input that could not be streamed, the likely reason the instance failed.
+  if (pipe_failure && !report.oom_killed && report.error.empty()) {
+    report.failure_reason = "ClientError: " + pipe_failure->message();
+  }
 
   JobLayout own{layout.job_dir, {inst}};
   auto message = CollectExitMessage(own);

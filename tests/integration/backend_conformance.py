@@ -10,6 +10,7 @@ A concrete test class mixes in BackendConformance with unittest.TestCase and, in
 and may override the hooks of BackendConformance, which check how the backend ran a job (its Slurm job, its
 network) on top of what the suite checks identically on every backend.
 """
+import gzip
 import os
 import textwrap
 
@@ -233,3 +234,44 @@ class BackendConformance(JobHelpers):
         self.assertEqual(len(second), 2)
         self.assertEqual(sorted(first + second), [f"part-{i}" for i in range(4)])
         self.check_backend_ran("shards", 2)
+
+    def test_pipe_mode_input_streams_into_a_fifo_on_every_instance(self):
+        self.s3.put_object(Bucket=BUCKET, Key="stream/b.txt", Body=b"beta\n")
+        self.s3.put_object(Bucket=BUCKET, Key="stream/a.txt", Body=b"alpha\n")
+        self.s3.put_object(Bucket=BUCKET, Key="zipped/1.gz", Body=gzip.compress(b"one\n"))
+        proc = "/opt/ml/processing"
+        script = (f"test -p {proc}/plain_0 || exit 7; "
+                  f"cat {proc}/plain_0 > {proc}/out/$(hostname)-plain && "
+                  f"cat {proc}/gz_0 > {proc}/out/$(hostname)-gz")
+        request = self.request(
+            "pipes", ["/bin/sh", "-c", script], instances=2,
+            inputs=[{"InputName": "plain", "S3Input": {
+                "S3Uri": f"s3://{BUCKET}/stream/", "LocalPath": f"{proc}/plain",
+                "S3DataType": "S3Prefix", "S3InputMode": "Pipe"}},
+                {"InputName": "gz", "S3Input": {
+                    "S3Uri": f"s3://{BUCKET}/zipped/", "LocalPath": f"{proc}/gz",
+                    "S3DataType": "S3Prefix", "S3InputMode": "Pipe", "S3CompressionType": "Gzip"}}],
+            outputs=[{"OutputName": "out", "S3Output": {
+                "S3Uri": f"s3://{BUCKET}/piped", "LocalPath": f"{proc}/out",
+                "S3UploadMode": "EndOfJob"}}])
+        self.sm.create_processing_job(**request)
+        job = self.wait_for_status("pipes")
+        self.assertEqual(job["ProcessingJobStatus"], "Completed", job.get("FailureReason"))
+        for host in ("algo-1", "algo-2"):
+            self.assertEqual(self.read(f"piped/{host}-plain"), "alpha\nbeta\n")  # key order
+            self.assertEqual(self.read(f"piped/{host}-gz"), "one\n")
+        self.check_backend_ran("pipes", 2)
+
+    def test_pipe_mode_input_that_cannot_be_streamed_fails_the_job_naming_input_and_object(self):
+        self.s3.put_object(Bucket=BUCKET, Key="badgz/x.gz", Body=b"this is not gzip data at all")
+        request = self.request(
+            "bad-pipe", ["/bin/sh", "-c", "cat /opt/ml/processing/in_0 > /dev/null; exit 0"],
+            inputs=[{"InputName": "zipped", "S3Input": {
+                "S3Uri": f"s3://{BUCKET}/badgz/", "LocalPath": "/opt/ml/processing/in",
+                "S3DataType": "S3Prefix", "S3InputMode": "Pipe", "S3CompressionType": "Gzip"}}])
+        self.sm.create_processing_job(**request)
+        job = self.wait_for_status("bad-pipe")
+        self.assertEqual(job["ProcessingJobStatus"], "Failed")
+        self.assertTrue(job["FailureReason"].startswith("ClientError: "), job["FailureReason"])
+        self.assertIn("input 'zipped'", job["FailureReason"])
+        self.assertIn("badgz/x.gz", job["FailureReason"])
