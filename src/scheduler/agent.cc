@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "base/log_stream.h"
+#include "scheduler/continuous_uploader.h"
 #include "scheduler/job_environment.h"
 #include "scheduler/job_layout.h"
 #include "scheduler/slurm_commands.h"
@@ -351,6 +352,10 @@ int Agent::Run() {
     exit = status;
     cv_.notify_all();
   });
+  // Continuous outputs go up while the instance runs (DeliverOutputs sweeps again at the end).
+  std::unique_ptr<ContinuousUploader> uploader =
+      ContinuousUploader::Start(*spec, {inst.processing_dir()}, &resolver,
+                                [this](size_t, const std::string& line) { Log(line); });
   // A stream that fails (not one the instance stopped reading) ends the instance, as a stop does.
   std::optional<Status> pipe_failure;  // guarded by mu_
   std::vector<std::thread> feeder_waiters;
@@ -383,8 +388,9 @@ int Agent::Run() {
     }
   }
   waiter.join();
-  // Nobody reads the FIFOs any more.
+  // Nobody reads the FIFOs any more, and nothing changes the outputs.
   for (const auto& feeder : feeders) feeder->Cancel();
+  if (uploader != nullptr) uploader->Stop();
   for (std::thread& t : feeder_waiters) t.join();
   report.exit_code = exit->exit_code;
   report.term_signal = exit->term_signal;

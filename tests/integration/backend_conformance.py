@@ -275,3 +275,26 @@ class BackendConformance(JobHelpers):
         self.assertTrue(job["FailureReason"].startswith("ClientError: "), job["FailureReason"])
         self.assertIn("input 'zipped'", job["FailureReason"])
         self.assertIn("badgz/x.gz", job["FailureReason"])
+
+    def test_continuous_output_is_uploaded_while_the_job_still_runs(self):
+        proc = "/opt/ml/processing"
+        request = self.request(
+            "continuous", ["/bin/sh", "-c", f"echo early > {proc}/out/early.txt; exec sleep 120"],
+            outputs=[{"OutputName": "out", "S3Output": {
+                "S3Uri": f"s3://{BUCKET}/cont", "LocalPath": f"{proc}/out",
+                "S3UploadMode": "Continuous"}}])
+        self.sm.create_processing_job(**request)
+
+        def uploaded():
+            try:
+                return self.read("cont/early.txt")
+            except self.s3.exceptions.NoSuchKey:
+                return None
+
+        self.assertEqual(wait_until(uploaded, timeout=60, what="the Continuous upload"),
+                         "early\n")
+        job = self.sm.describe_processing_job(ProcessingJobName="continuous")
+        self.assertEqual(job["ProcessingJobStatus"], "InProgress")
+        self.sm.stop_processing_job(ProcessingJobName="continuous")
+        self.assertEqual(self.wait_for_status("continuous", timeout=60)["ProcessingJobStatus"],
+                         "Stopped")
