@@ -2,6 +2,7 @@
 two-host cluster over TCP by hostname, reads its input from Kiln's S3 and writes its results
 there, both as the custom image's command on the OCI runtime and as a ScriptProcessor-style
 script on the host runtime; an unsupported `mode` fails the job with the program's message.
+And a SKLearnProcessor job on the scikit-learn image of images/sklearn.
 
 The OCI tests build the example image from Debian packages with scripts/build-images.sh the first
 time (mmdebstrap: root and network to deb.debian.org, about two minutes; cached in
@@ -176,12 +177,77 @@ class HostExampleTest(ExampleCase):
         self.assert_mode_failure("dask-host")
 
 
+# A SKLearnProcessor-style script: fits y = 2x + 1 with scikit-learn and pandas, and says which
+# root filesystem it ran in (the source of the "/" mount: the imported image's root for OCI).
+SKLEARN_SCRIPT = """\
+import boto3, pandas, sklearn
+from sklearn.linear_model import LinearRegression
+frame = pandas.read_csv("/opt/ml/processing/input/data/points.csv")
+model = LinearRegression().fit(frame[["x"]], frame["y"])
+root = next(line.split()[3] for line in open("/proc/self/mountinfo") if line.split()[4] == "/")
+with open("/opt/ml/processing/output/fit.txt", "w") as f:
+    f.write(f"{model.coef_[0]:.3f} {model.intercept_:.3f}\\n{root}\\n")
+"""
+
+
+class SklearnImageTest(ExampleCase):
+    """A SKLearnProcessor job (the SageMaker scikit-learn image URI) on the scikit-learn image of
+    images/sklearn, which the catalog maps that URI to once it is imported."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="kiln-it-")
+        os.chmod(self.tmp, 0o755)
+        self.files = os.path.join(self.tmp, "files")
+        os.makedirs(self.files)
+        data_dir = os.path.join(self.tmp, "data")
+        try:
+            import_example_image(data_dir, recipe="sklearn")
+            self.server = KilnServer(data_dir, ["--allow-file-root", self.files]).start()
+        except BaseException:  # tearDown does not run after a failed setUp
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+        self.sm = self.server.client()
+        self.s3().create_bucket(Bucket=BUCKET)
+
+    def test_sklearn_processor_job_runs_on_the_imported_scikit_learn_image(self):
+        points = "x,y\n" + "".join(f"{x},{2 * x + 1}\n" for x in range(10))
+        self.s3().put_object(Bucket=BUCKET, Key="sk/input/points.csv", Body=points.encode())
+        self.s3().put_object(Bucket=BUCKET, Key="sk/code/fit.py", Body=SKLEARN_SCRIPT.encode())
+        self.sm.create_processing_job(
+            ProcessingJobName="sklearn-fit",
+            RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+            ProcessingResources={"ClusterConfig": {
+                "InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 30}},
+            AppSpecification={"ImageUri": SKLEARN_IMAGE, "ContainerEntrypoint": [
+                "python3", "/opt/ml/processing/input/code/fit.py"]},
+            ProcessingInputs=[
+                {"InputName": "data", "S3Input": {
+                    "S3Uri": f"s3://{BUCKET}/sk/input", "LocalPath": "/opt/ml/processing/input/data",
+                    "S3DataType": "S3Prefix", "S3InputMode": "File"}},
+                {"InputName": "code", "S3Input": {
+                    "S3Uri": f"s3://{BUCKET}/sk/code/fit.py",
+                    "LocalPath": "/opt/ml/processing/input/code",
+                    "S3DataType": "S3Prefix", "S3InputMode": "File"}}],
+            ProcessingOutputConfig={"Outputs": [{"OutputName": "fit", "S3Output": {
+                "S3Uri": f"s3://{BUCKET}/sk/output", "LocalPath": "/opt/ml/processing/output",
+                "S3UploadMode": "EndOfJob"}}]})
+        job = self.wait_for_status("sklearn-fit", timeout=300)
+        self.assertEqual(job["ProcessingJobStatus"], "Completed", job.get("FailureReason"))
+        fit, root = self.s3().get_object(Bucket=BUCKET, Key="sk/output/fit.txt")[
+            "Body"].read().decode().splitlines()
+        self.assertEqual(fit, "2.000 1.000")
+        # <data>/images/<id>/rootfs, as seen from its filesystem's root.
+        image_id = os.path.basename(os.path.dirname(root))
+        self.assertTrue(root.endswith(f"/images/{image_id}/rootfs"), root)
+        self.assertIn(image_id, os.listdir(os.path.join(self.server.data_dir, "images")))
+
+
 _built = {}
 
 
-def import_example_image(data_dir):
-    """scripts/build-images.sh two-host-cluster into `data_dir`: mmdebstrap the first time (cached
-    by recipe and program content), then `kiln image import`. Fails, never skips, if it cannot."""
+def import_example_image(data_dir, recipe="two-host-cluster"):
+    """scripts/build-images.sh `recipe` into `data_dir`: mmdebstrap the first time (cached by
+    recipe and program content), then `kiln image import`. Fails, never skips, if it cannot."""
     problems = []
     if os.geteuid() != 0:
         problems.append("building the image needs root (mmdebstrap)")
@@ -190,18 +256,18 @@ def import_example_image(data_dir):
     if problems:
         raise AssertionError("cannot run the OCI example: " + "; ".join(problems))
     result = subprocess.run(
-        ["bash", BUILD_IMAGES, "--kiln", KILN, "--data-dir", data_dir, "two-host-cluster"],
+        ["bash", BUILD_IMAGES, "--kiln", KILN, "--data-dir", data_dir, recipe],
         capture_output=True, text=True, timeout=1200)
     if result.returncode != 0:
         raise AssertionError(
-            "scripts/build-images.sh two-host-cluster failed (it needs root and network access to "
+            f"scripts/build-images.sh {recipe} failed (it needs root and network access to "
             "deb.debian.org, or a cached tarball in ~/.cache/kiln/images); its output ends:\n" +
             (result.stdout + result.stderr)[-4000:])
     # Built at most once per run: every later import must find the cached tarball.
-    if _built.get("done") and "cached" not in result.stderr:
+    if _built.get(recipe) and "cached" not in result.stderr:
         raise AssertionError("build-images.sh rebuilt an unchanged image:\n" +
                              result.stderr[-2000:])
-    _built["done"] = True
+    _built[recipe] = True
 
 
 if __name__ == "__main__":
