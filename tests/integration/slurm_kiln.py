@@ -51,7 +51,10 @@ class SlurmKilnTestCase(unittest.TestCase):
         self.s3 = self.server.client("s3")
 
     def tearDown(self):
-        self.server.stop()
+        try:
+            self.server.finish_jobs(timeout=90)
+        finally:
+            self.server.stop()
         if hasattr(self, "_outcome") and not self._outcome.success:
             print(self.server.log())
             for name in sorted(os.listdir(self.batch_output)):

@@ -28,7 +28,10 @@ class LocalBackendConformanceTest(BackendConformance, unittest.TestCase):
         self.create_bucket()
 
     def tearDown(self):
-        self.server.stop()
+        try:
+            self.server.finish_jobs()
+        finally:
+            self.server.stop()
         if hasattr(self, "_outcome") and not self._outcome.success:
             print(self.server.log())
         shutil.rmtree(self.tmp, ignore_errors=True)
