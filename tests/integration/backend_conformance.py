@@ -14,7 +14,7 @@ import gzip
 import os
 import textwrap
 
-from kiln_harness import HOST_IMAGE, ROLE, wait_until
+from kiln_harness import job_request, wait_for_job, wait_until
 
 BUCKET = "conformance"
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -76,19 +76,8 @@ class JobHelpers:
         self.s3.create_bucket(Bucket=BUCKET)
 
     def request(self, name, command, instances=1, inputs=(), outputs=(), **extra):
-        request = {
-            "ProcessingJobName": name,
-            "ProcessingResources": {"ClusterConfig": {
-                "InstanceCount": instances, "InstanceType": "ml.t3.medium", "VolumeSizeInGB": 1}},
-            "AppSpecification": {"ImageUri": HOST_IMAGE, "ContainerEntrypoint": list(command)},
-            "RoleArn": ROLE,
-        }
-        if inputs:
-            request["ProcessingInputs"] = list(inputs)
-        if outputs:
-            request["ProcessingOutputConfig"] = {"Outputs": list(outputs)}
-        request.update(extra)
-        return request
+        return job_request(name, command, instances=instances, inputs=inputs, outputs=outputs,
+                           **extra)
 
     def script_request(self, name, script, args=(), instances=1, inputs=(), **extra):
         """A job running `script` with python3 and `args`; the script comes from Kiln's S3."""
@@ -100,10 +89,7 @@ class JobHelpers:
                             instances=instances, inputs=[code, *inputs], **extra)
 
     def wait_for_status(self, name, statuses=("Completed", "Failed", "Stopped"), timeout=120):
-        def done():
-            d = self.sm.describe_processing_job(ProcessingJobName=name)
-            return d if d["ProcessingJobStatus"] in statuses else None
-        return wait_until(done, timeout=timeout, interval=0.1, what=f"{name} in {statuses}")
+        return wait_for_job(self.sm, name, statuses, timeout)
 
     def read(self, key):
         return self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode()

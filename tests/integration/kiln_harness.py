@@ -181,6 +181,31 @@ class KilnServer:
             config=Config(retries={"max_attempts": 2, "mode": "standard"}, **config))
 
 
+def job_request(name, command, *, instances=1, inputs=(), outputs=(), image=HOST_IMAGE, **extra):
+    """A CreateProcessingJob request running `command` (a list), by default on the host image."""
+    request = {
+        "ProcessingJobName": name,
+        "ProcessingResources": {"ClusterConfig": {
+            "InstanceCount": instances, "InstanceType": "ml.t3.medium", "VolumeSizeInGB": 1}},
+        "AppSpecification": {"ImageUri": image, "ContainerEntrypoint": list(command)},
+        "RoleArn": ROLE,
+    }
+    if inputs:
+        request["ProcessingInputs"] = list(inputs)
+    if outputs:
+        request["ProcessingOutputConfig"] = {"Outputs": list(outputs)}
+    request.update(extra)
+    return request
+
+
+def wait_for_job(sm, name, statuses=("Completed", "Failed", "Stopped"), timeout=120):
+    """DescribeProcessingJob of `name` once its status is one of `statuses`."""
+    def done():
+        d = sm.describe_processing_job(ProcessingJobName=name)
+        return d if d["ProcessingJobStatus"] in statuses else None
+    return wait_until(done, timeout=timeout, interval=0.1, what=f"{name} in {statuses}")
+
+
 class KilnTestCase(unittest.TestCase):
     """A test with a fresh server (self.server) and a SageMaker client (self.sm)."""
 
@@ -205,10 +230,7 @@ class KilnTestCase(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def wait_for_status(self, name, statuses=("Completed", "Failed", "Stopped"), timeout=120):
-        def done():
-            d = self.sm.describe_processing_job(ProcessingJobName=name)
-            return d if d["ProcessingJobStatus"] in statuses else None
-        return wait_until(done, timeout=timeout, interval=0.1, what=f"{name} in {statuses}")
+        return wait_for_job(self.sm, name, statuses, timeout)
 
     def delete_job(self, name):
         """DeleteProcessingJob (Debian's boto3 predates it); returns (status, body)."""
@@ -217,16 +239,4 @@ class KilnTestCase(unittest.TestCase):
 
     def job_request(self, name, command, *, inputs=(), outputs=(), image=HOST_IMAGE, **extra):
         """A CreateProcessingJob request running `command` (a list) on the host image."""
-        request = {
-            "ProcessingJobName": name,
-            "ProcessingResources": {"ClusterConfig": {
-                "InstanceCount": 1, "InstanceType": "ml.t3.medium", "VolumeSizeInGB": 1}},
-            "AppSpecification": {"ImageUri": image, "ContainerEntrypoint": list(command)},
-            "RoleArn": ROLE,
-        }
-        if inputs:
-            request["ProcessingInputs"] = list(inputs)
-        if outputs:
-            request["ProcessingOutputConfig"] = {"Outputs": list(outputs)}
-        request.update(extra)
-        return request
+        return job_request(name, command, inputs=inputs, outputs=outputs, image=image, **extra)

@@ -2,39 +2,24 @@
 instances run on this machine in the job's private network, and the Slurm one on the test
 cluster, whose instances run on two nodes. The Slurm class starts the cluster: run it alone
 (CTest: RESOURCE_LOCK kslurm_cluster)."""
-import os
-import shutil
-import tempfile
 import unittest
 
 import slurm_kiln
 from backend_conformance import BackendConformance
-from kiln_harness import KilnServer, wait_until
+from kiln_harness import KilnTestCase, wait_until
 from test_networks import leftovers as job_network_leftovers
 
 # runtime/job_network.cc: a job's private network is 10.200.0.0/24 with algo-1 at .11.
 JOB_NETWORK_PREFIX = "10.200.0"
 
 
-class LocalBackendConformanceTest(BackendConformance, unittest.TestCase):
+class LocalBackendConformanceTest(BackendConformance, KilnTestCase):
     """A plain `kiln server` (local backend, private job networks)."""
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="kiln-conformance-")
-        os.chmod(self.tmp, 0o755)
-        self.server = KilnServer(os.path.join(self.tmp, "data")).start()
-        self.sm = self.server.client()
+        super().setUp()
         self.s3 = self.server.client("s3")
         self.create_bucket()
-
-    def tearDown(self):
-        try:
-            self.server.finish_jobs()
-        finally:
-            self.server.stop()
-        if hasattr(self, "_outcome") and not self._outcome.success:
-            print(self.server.log())
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
     def instance_addresses(self, count):
         return [f"{JOB_NETWORK_PREFIX}.{11 + i}" for i in range(count)]

@@ -59,6 +59,23 @@ def expected_summary(hosts=("algo-1", "algo-2")):
 
 class ExampleCase(KilnTestCase):
 
+    def start_server_with_image(self, recipe):
+        """KilnTestCase.setUp, with the image of images/`recipe` imported into the data dir before
+        the server starts, and bucket BUCKET."""
+        self.tmp = tempfile.mkdtemp(prefix="kiln-it-")
+        os.chmod(self.tmp, 0o755)
+        self.files = os.path.join(self.tmp, "files")
+        os.makedirs(self.files)
+        data_dir = os.path.join(self.tmp, "data")
+        try:
+            import_example_image(data_dir, recipe=recipe)
+            self.server = KilnServer(data_dir, ["--allow-file-root", self.files]).start()
+        except BaseException:  # tearDown does not run after a failed setUp
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
+        self.sm = self.server.client()
+        self.s3().create_bucket(Bucket=BUCKET)
+
     def s3(self):
         if getattr(self, "_s3", None) is None:
             self._s3 = self.server.client("s3")
@@ -104,20 +121,7 @@ class OciExampleTest(ExampleCase):
     """The seed's request exactly: the custom image's /opt/program/submit on two OCI instances."""
 
     def setUp(self):
-        # KilnTestCase.setUp, with the image imported into the data dir before the server starts.
-        self.tmp = tempfile.mkdtemp(prefix="kiln-it-")
-        os.chmod(self.tmp, 0o755)
-        self.files = os.path.join(self.tmp, "files")
-        os.makedirs(self.files)
-        data_dir = os.path.join(self.tmp, "data")
-        try:
-            import_example_image(data_dir)
-            self.server = KilnServer(data_dir, ["--allow-file-root", self.files]).start()
-        except BaseException:  # tearDown does not run after a failed setUp
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            raise
-        self.sm = self.server.client()
-        self.s3().create_bucket(Bucket=BUCKET)
+        self.start_server_with_image("two-host-cluster")
         example.upload_sample(self.s3(), BUCKET, INPUT)
 
     def test_the_image_command_forms_a_two_host_cluster_through_kiln_s3(self):
@@ -195,19 +199,7 @@ class SklearnImageTest(ExampleCase):
     images/sklearn, which the catalog maps that URI to once it is imported."""
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="kiln-it-")
-        os.chmod(self.tmp, 0o755)
-        self.files = os.path.join(self.tmp, "files")
-        os.makedirs(self.files)
-        data_dir = os.path.join(self.tmp, "data")
-        try:
-            import_example_image(data_dir, recipe="sklearn")
-            self.server = KilnServer(data_dir, ["--allow-file-root", self.files]).start()
-        except BaseException:  # tearDown does not run after a failed setUp
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            raise
-        self.sm = self.server.client()
-        self.s3().create_bucket(Bucket=BUCKET)
+        self.start_server_with_image("sklearn")
 
     def test_sklearn_processor_job_runs_on_the_imported_scikit_learn_image(self):
         points = "x,y\n" + "".join(f"{x},{2 * x + 1}\n" for x in range(10))
