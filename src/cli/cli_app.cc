@@ -80,6 +80,7 @@ Result<ServerOptions> ToServerOptions(const ServerFlags& flags) {
   options.s3_secret_access_key = flags.s3_secret_access_key;
   options.s3_region = flags.s3_region;
   if (!flags.job_network.empty()) options.private_job_networks = flags.job_network == "private";
+  options.oci_runtime = flags.oci_runtime;
   return options;
 }
 
@@ -215,6 +216,11 @@ int CliMain(int argc, const char* const* argv, const CliHooks& hooks, std::ostre
                    "instances and Kiln only; host: jobs share the host's network (to reach an "
                    "external S3 endpoint or the internet)")
       ->check(CLI::IsMember({"private", "host"}));
+  server
+      ->add_option("--oci-runtime", server_flags.oci_runtime,
+                   "runc (default) or crun: what runs imported (OCI) images, here and on Slurm "
+                   "nodes")
+      ->check(CLI::IsMember({"runc", "crun"}));
 
   // kiln server --backend slurm …, and kiln agent (docs/slurm.md)
   SlurmServerFlags slurm_flags;

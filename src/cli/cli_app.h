@@ -41,6 +41,7 @@ struct ServerFlags {
   std::string s3_secret_access_key;
   std::string s3_region;
   std::string job_network;  // "private", "host" or empty (not given)
+  std::string oci_runtime;  // "runc", "crun" or empty (not given)
 };
 
 // ServerOptions from `kiln server` flags; flags not given keep ServerOptions' defaults.

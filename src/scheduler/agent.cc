@@ -263,7 +263,9 @@ int Agent::Run() {
                 "; the nodes need the server's image store at the same path (shared storage)");
   }
   // Made before staging, so a node that cannot run the image fails without transferring.
-  auto runtime = MakeAgentRuntime(a.runtime, options_.runtimes);
+  AgentRuntimeOptions runtime_options = options_.runtimes;
+  runtime_options.oci.runtime = a.oci_runtime;  // as the server runs OCI images
+  auto runtime = MakeAgentRuntime(a.runtime, runtime_options);
   if (!runtime.ok()) {
     return fail("InternalServerError: node " + NodeName() + " cannot run " + host() + ": " +
                 runtime.status().message());

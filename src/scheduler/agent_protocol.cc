@@ -38,6 +38,7 @@ json AgentAssignment::ToJson() const {
           {"Runtime", runtime},
           {"ImageRoot", image_root},
           {"ImageUser", image_user},
+          {"OciRuntime", oci_runtime},
           {"MountJobPython", mount_job_python},
           {"FileRoots", file_roots},
           {"StopGraceMs", stop_grace_ms},
@@ -65,6 +66,7 @@ Result<AgentAssignment> AgentAssignment::FromJson(const json& j) {
     a.runtime = j.value("Runtime", "host");
     a.image_root = j.value("ImageRoot", "");
     a.image_user = j.value("ImageUser", "");
+    a.oci_runtime = j.value("OciRuntime", "runc");
     a.mount_job_python = j.at("MountJobPython").get<bool>();
     a.file_roots = j.at("FileRoots").get<std::vector<std::string>>();
     a.stop_grace_ms = j.at("StopGraceMs").get<int64_t>();
@@ -76,6 +78,10 @@ Result<AgentAssignment> AgentAssignment::FromJson(const json& j) {
       return Status::InvalidArgument("bad assignment: HostIndex out of range");
     }
     if (a.runtime.empty()) return Status::InvalidArgument("bad assignment: empty Runtime");
+    if (a.oci_runtime != "runc" && a.oci_runtime != "crun") {
+      return Status::InvalidArgument("bad assignment: OciRuntime '" + a.oci_runtime +
+                                     "' is neither runc nor crun");
+    }
     if (!a.image_root.empty() && a.image_root[0] != '/') {
       return Status::InvalidArgument("bad assignment: ImageRoot '" + a.image_root +
                                      "' is not an absolute path");

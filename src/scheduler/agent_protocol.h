@@ -46,6 +46,7 @@ struct AgentAssignment {
   std::string runtime = "host";
   std::string image_root;
   std::string image_user;
+  std::string oci_runtime = "runc";     // the OCI runtime the server uses: "runc" or "crun"
   bool mount_job_python = false;        // mount Kiln's sitecustomize.py at /opt/kiln/python
   std::vector<std::string> file_roots;  // file:// data allowed under these (shared storage)
   int64_t stop_grace_ms = 30000;

@@ -450,6 +450,7 @@ Result<AgentAssignment> SlurmBackend::GetAssignment(const std::string& job_name,
                               job->job_key ? &*job->job_key : nullptr);
   a.working_dir = job->image.working_dir;
   a.runtime = job->image.runtime;
+  a.oci_runtime = options_.oci_runtime;
   a.image_root = job->image.rootfs;
   a.image_user = job->image.user;
   a.mount_job_python = !ctx.services.python_dir.empty();

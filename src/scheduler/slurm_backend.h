@@ -32,6 +32,7 @@ struct SlurmBackendOptions {
   std::function<std::string()> agent_endpoint;
   std::string kiln_path;         // the kiln executable, at this path on every node
   std::string node_scratch_dir;  // instance directories on the nodes; empty: the agents' default
+  std::string oci_runtime = "runc";  // what the agents run OCI images with ("runc", "crun")
   std::string batch_output_dir;  // batch jobs' output files (must exist on the nodes); empty: none
   std::vector<std::string> file_roots;  // file:// roots the agents may use (shared storage)
   int64_t poll_interval_ms = 1000;

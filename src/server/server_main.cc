@@ -158,6 +158,7 @@ Status MakeSlurmBackend(const ServerOptions& options, RunnerContext context,
     if (ec) return Status::Internal("cannot find the kiln executable: " + ec.message());
   }
   slurm.node_scratch_dir = so.node_scratch_dir;
+  slurm.oci_runtime = options.oci_runtime.empty() ? "runc" : options.oci_runtime;
   slurm.batch_output_dir = so.batch_output_dir;
   slurm.file_roots = file_roots;
   slurm.poll_interval_ms = std::max(50, so.poll_ms);
@@ -265,6 +266,14 @@ int RunServer(const ServerOptions& options) {
   ctx.runtimes[parts.host_runtime->Name()] = parts.host_runtime.get();
   OciRuntime::Options oci_options;
   if (!options.shim_path.empty()) oci_options.shim_path = options.shim_path;
+  if (!options.oci_runtime.empty()) {
+    oci_options.runtime = options.oci_runtime;
+    if (!OciRuntime::Available(oci_options)) {
+      return Fail("--oci-runtime " + options.oci_runtime + ": it (or its init " +
+                  oci_options.init_path +
+                  ") is not installed; scripts/setup.sh installs runc, crun and tini");
+    }
+  }
   if (OciRuntime::Available(oci_options)) {
     parts.oci_runtime = std::make_unique<OciRuntime>(oci_options);
     ctx.runtimes[parts.oci_runtime->Name()] = parts.oci_runtime.get();

@@ -41,6 +41,9 @@ struct ServerOptions {
   // Each job without network isolation gets a private network (runtime/job_network.h) in which
   // Kiln's endpoint is reachable; false: jobs share the host's network.
   bool private_job_networks = true;
+  // The OCI runtime that runs imported images: "runc" or "crun". Empty: runc, if installed (the
+  // server then runs host images only when it is not).
+  std::string oci_runtime;
   std::string backend = "local";  // "local" or "slurm"
   SlurmServerOptions slurm;
 };

@@ -18,6 +18,8 @@ SECRET_KEY = "slurm-backend-test-secret-0123456789abcd"
 class SlurmKilnTestCase(unittest.TestCase):
     """self.cluster (the class's SlurmCluster), self.server, self.sm and self.s3 (its clients)."""
 
+    server_args = ()  # more `kiln server` flags
+
     @classmethod
     def setUpClass(cls):
         cls.cluster = cls.enterClassContext(slurm_cluster.slurm_cluster())
@@ -41,6 +43,7 @@ class SlurmKilnTestCase(unittest.TestCase):
             "--slurm-output-dir", self.batch_output,
             "--slurm-scratch-dir", os.path.join(self.tmp, "scratch"),
             "--slurm-poll-ms", "200",
+            *self.server_args,
         ], listen="0.0.0.0:0", credentials={"access_key_id": ACCESS_KEY,
                                            "secret_access_key": SECRET_KEY,
                                            "region": "us-east-1"}).start()

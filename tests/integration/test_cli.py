@@ -88,6 +88,14 @@ class ServerFlagsTest(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("beyond loopback", r.stderr + r.stdout)
 
+    def test_server_accepts_only_runc_or_crun_as_oci_runtime(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            r = subprocess.run([KILN, "server", "--oci-runtime", "podman", "--data-dir", d],
+                               capture_output=True, text=True, timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("--oci-runtime: podman not in {runc,crun}", r.stderr + r.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

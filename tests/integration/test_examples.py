@@ -20,7 +20,7 @@ import sys
 import tempfile
 import unittest
 
-from kiln_harness import KILN, SKLEARN_IMAGE, SOURCE_DIR, KilnServer, KilnTestCase
+from kiln_harness import KILN, SKLEARN_IMAGE, SOURCE_DIR, KilnServer, KilnTestCase, wait_until
 
 EXAMPLE = os.path.join(SOURCE_DIR, "examples", "two-host-cluster")
 # The example's request and sample data, loaded under a name of its own.
@@ -59,7 +59,7 @@ def expected_summary(hosts=("algo-1", "algo-2")):
 
 class ExampleCase(KilnTestCase):
 
-    def start_server_with_image(self, recipe):
+    def start_server_with_image(self, recipe, server_args=()):
         """KilnTestCase.setUp, with the image of images/`recipe` imported into the data dir before
         the server starts, and bucket BUCKET."""
         self.tmp = tempfile.mkdtemp(prefix="kiln-it-")
@@ -69,7 +69,8 @@ class ExampleCase(KilnTestCase):
         data_dir = os.path.join(self.tmp, "data")
         try:
             import_example_image(data_dir, recipe=recipe)
-            self.server = KilnServer(data_dir, ["--allow-file-root", self.files]).start()
+            self.server = KilnServer(data_dir,
+                                     ["--allow-file-root", self.files, *server_args]).start()
         except BaseException:  # tearDown does not run after a failed setUp
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
@@ -179,6 +180,35 @@ class HostExampleTest(ExampleCase):
     def test_an_unsupported_mode_fails_with_the_programs_message(self):
         self.sm.create_processing_job(**self.script_processor_request("dask-host", mode="dask"))
         self.assert_mode_failure("dask-host")
+
+
+def oci_containers(runtime, prefix):
+    """Containers of the OCI runtime `runc` or `crun` (its state under /run/kiln-oci) whose id
+    starts with `prefix`."""
+    root = os.path.join("/run/kiln-oci", runtime)
+    return [c for c in os.listdir(root) if c.startswith(prefix)] if os.path.isdir(root) else []
+
+
+class CrunTest(ExampleCase):
+    """`kiln server --oci-runtime crun`: imported images run with crun instead of runc."""
+
+    def setUp(self):
+        self.start_server_with_image("two-host-cluster", server_args=["--oci-runtime", "crun"])
+
+    def test_oci_jobs_run_with_crun(self):
+        self.sm.create_processing_job(
+            ProcessingJobName="with-crun", RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+            ProcessingResources={"ClusterConfig": {
+                "InstanceCount": 1, "InstanceType": "ml.t3.medium", "VolumeSizeInGB": 1}},
+            AppSpecification={"ImageUri": example.IMAGE,
+                              "ContainerEntrypoint": ["/bin/sh", "-c", "exec sleep 60"]})
+        wait_until(lambda: oci_containers("crun", "with-crun-"), timeout=60,
+                   what="the job's crun container")
+        self.assertEqual(oci_containers("runc", "with-crun-"), [])
+        self.sm.stop_processing_job(ProcessingJobName="with-crun")
+        job = self.wait_for_status("with-crun", timeout=60)
+        self.assertEqual(job["ProcessingJobStatus"], "Stopped", job.get("FailureReason"))
+        self.assertEqual(oci_containers("crun", "with-crun-"), [])
 
 
 # A SKLearnProcessor-style script: fits y = 2x + 1 with scikit-learn and pandas, and says which

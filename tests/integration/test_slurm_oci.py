@@ -17,7 +17,7 @@ import unittest
 import slurm_kiln
 import test_examples
 from kiln_harness import ROLE, wait_until
-from test_examples import BUCKET, INPUT, example, import_example_image
+from test_examples import BUCKET, INPUT, example, import_example_image, oci_containers
 
 
 class SlurmOciTest(slurm_kiln.SlurmKilnTestCase, test_examples.ExampleCase):
@@ -109,6 +109,30 @@ class SlurmOciTest(slurm_kiln.SlurmKilnTestCase, test_examples.ExampleCase):
         self.assertTrue(reason.startswith("ClientError: "), reason)
         self.assertRegex(reason, f"its root {re.escape(root)} does not exist on node knode[12];")
         self.assertIn("image store at the same path", reason)
+
+
+class SlurmCrunTest(SlurmOciTest):
+    """`kiln server --backend slurm --oci-runtime crun`: the agents run OCI images with crun."""
+
+    server_args = ("--oci-runtime", "crun")
+
+    def test_the_agents_run_oci_images_with_crun(self):
+        self.sm.create_processing_job(**self.oci_request("crun-node", ["sleep", "303"]))
+        wait_until(lambda: self.slurm_jobs_named("crun-node"), what="the job to reach Slurm")
+        [slurm_job] = self.slurm_jobs_named("crun-node")
+        # The agent's instance is kiln-<Slurm job id>-algo-1 (its node shares this /run).
+        prefix = f"kiln-{slurm_job['job_id']}-"
+        wait_until(lambda: oci_containers("crun", prefix), timeout=120,
+                   what="the job's crun container")
+        self.assertEqual(oci_containers("runc", prefix), [])
+        self.sm.stop_processing_job(ProcessingJobName="crun-node")
+        job = self.wait_for_status("crun-node", timeout=90)
+        self.assertEqual(job["ProcessingJobStatus"], "Stopped", job.get("FailureReason"))
+
+
+# SlurmCrunTest runs only its own test, not SlurmOciTest's again with crun.
+for _name in [n for n in vars(SlurmOciTest) if n.startswith("test_")]:
+    setattr(SlurmCrunTest, _name, None)
 
 
 def processes():

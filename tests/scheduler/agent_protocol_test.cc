@@ -28,6 +28,7 @@ TEST(AgentAssignmentTest, RoundTripsThroughJson) {
   a.runtime = "oci";
   a.image_root = "/var/lib/kiln/images/roots/sha256-ab";
   a.image_user = "1000:1000";
+  a.oci_runtime = "crun";
   a.mount_job_python = true;
   a.file_roots = {"/shared"};
   a.stop_grace_ms = 2000;
@@ -39,6 +40,7 @@ TEST(AgentAssignmentTest, RoundTripsThroughJson) {
   EXPECT_EQ(back->runtime, "oci");
   EXPECT_EQ(back->image_root, "/var/lib/kiln/images/roots/sha256-ab");
   EXPECT_EQ(back->image_user, "1000:1000");
+  EXPECT_EQ(back->oci_runtime, "crun");
 }
 
 TEST(AgentAssignmentTest, MeansTheHostRuntimeWhenTheServerNamesNoImage) {
@@ -47,11 +49,13 @@ TEST(AgentAssignmentTest, MeansTheHostRuntimeWhenTheServerNamesNoImage) {
   j.erase("Runtime");
   j.erase("ImageRoot");
   j.erase("ImageUser");
+  j.erase("OciRuntime");
   auto back = AgentAssignment::FromJson(j);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->runtime, "host");
   EXPECT_EQ(back->image_root, "");
   EXPECT_EQ(back->image_user, "");
+  EXPECT_EQ(back->oci_runtime, "runc");
 }
 
 TEST(AgentAssignmentTest, RejectsARelativeImageRootAndAnEmptyRuntime) {
@@ -62,6 +66,14 @@ TEST(AgentAssignmentTest, RejectsARelativeImageRootAndAnEmptyRuntime) {
   a.image_root = "/images/roots/sha256-ab";
   EXPECT_TRUE(AgentAssignment::FromJson(a.ToJson()).ok());
   a.runtime = "";
+  EXPECT_FALSE(AgentAssignment::FromJson(a.ToJson()).ok());
+}
+
+TEST(AgentAssignmentTest, RejectsAnOciRuntimeOtherThanRuncOrCrun) {
+  AgentAssignment a;
+  a.oci_runtime = "crun";
+  EXPECT_TRUE(AgentAssignment::FromJson(a.ToJson()).ok());
+  a.oci_runtime = "/tmp/evil";
   EXPECT_FALSE(AgentAssignment::FromJson(a.ToJson()).ok());
 }
 
