@@ -11,10 +11,9 @@ and may override the hooks of BackendConformance, which check how the backend ra
 network) on top of what the suite checks identically on every backend.
 """
 import gzip
-import os
 import textwrap
 
-from kiln_harness import job_request, wait_for_job, wait_until
+from kiln_harness import job_request, processes_running, wait_for_job, wait_until
 
 BUCKET = "conformance"
 LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
@@ -53,20 +52,6 @@ PAIR_SCRIPT = textwrap.dedent("""\
 # The instances of the stop test sleep for this long: a duration no other test uses, so the
 # suite can tell its own processes apart.
 STOP_SLEEP = "303.7"
-
-
-def processes_running(argv):
-    """Pids of the processes on this machine whose command line is exactly `argv`."""
-    wanted = "\0".join(argv).encode() + b"\0"
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if f.read() == wanted:
-                    found.append(int(pid))
-        except OSError:
-            continue
-    return found
 
 
 class JobHelpers:

@@ -181,6 +181,22 @@ class KilnServer:
             config=Config(retries={"max_attempts": 2, "mode": "standard"}, **config))
 
 
+def processes():
+    """(pid, argv as a list of bytes) of every process on this machine."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                yield int(pid), f.read().split(b"\0")[:-1]
+        except OSError:
+            continue
+
+
+def processes_running(argv):
+    """Pids of the processes on this machine whose command line is exactly `argv`."""
+    wanted = [a.encode() for a in argv]
+    return [pid for pid, seen in processes() if seen == wanted]
+
+
 def job_request(name, command, *, instances=1, inputs=(), outputs=(), image=HOST_IMAGE, **extra):
     """A CreateProcessingJob request running `command` (a list), by default on the host image."""
     request = {

@@ -8,7 +8,7 @@ import tempfile
 import unittest
 
 import slurm_cluster
-from kiln_harness import KilnServer
+from kiln_harness import KilnServer, processes
 
 ACCESS_KEY = "AKIDSLURMTEST0000001"
 SECRET_KEY = "slurm-backend-test-secret-0123456789abcd"
@@ -48,6 +48,12 @@ class SlurmKilnTestCase(unittest.TestCase):
                                            "secret_access_key": SECRET_KEY,
                                            "region": "us-east-1"}).start()
         self.make_clients()
+
+    def agent_pids(self):
+        """The `kiln agent`s of this test's server (their --endpoint names its port)."""
+        port = f":{self.server.port}".encode()
+        return [pid for pid, argv in processes()
+                if len(argv) > 3 and argv[1] == b"agent" and argv[3].endswith(port)]
 
     def make_clients(self):
         self.sm = self.server.client()

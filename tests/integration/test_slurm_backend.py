@@ -9,8 +9,8 @@ import textwrap
 import unittest
 
 import slurm_kiln
-from backend_conformance import BUCKET, JobHelpers, processes_running
-from kiln_harness import wait_until
+from backend_conformance import BUCKET, JobHelpers
+from kiln_harness import processes_running, wait_until
 
 # Each instance waits for object `go` in Kiln's S3 (bucket: argv[1]), then writes its output.
 # Its calls fail while the server is down; it keeps asking.
@@ -37,20 +37,6 @@ class SlurmBackendTest(JobHelpers, slurm_kiln.SlurmKilnTestCase):
     def setUp(self):
         super().setUp()
         self.create_bucket()
-
-    def agent_pids(self):
-        """The `kiln agent`s of this test's server (their --endpoint names its port)."""
-        port = str(self.server.port)
-        pids = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
-            if len(argv) > 3 and argv[1] == b"agent" and argv[3].endswith(f":{port}".encode()):
-                pids.append(int(pid))
-        return pids
 
     def test_agents_killed_by_slurm_fail_the_job_with_a_reason_that_says_so(self):
         self.sm.create_processing_job(**self.request(

@@ -16,7 +16,7 @@ import unittest
 
 import slurm_kiln
 import test_examples
-from kiln_harness import ROLE, wait_until
+from kiln_harness import ROLE, processes_running, wait_until
 from test_examples import BUCKET, INPUT, example, import_example_image, oci_containers
 
 
@@ -47,12 +47,6 @@ class SlurmOciTest(slurm_kiln.SlurmKilnTestCase, test_examples.ExampleCase):
             request["ProcessingOutputConfig"] = {"Outputs": list(outputs)}
         return request
 
-    def agent_pids(self):
-        """The `kiln agent` processes of this test's server (their --endpoint names its port)."""
-        port = f":{self.server.endpoint.rsplit(':', 1)[1]}".encode()
-        return [pid for pid, argv in processes()
-                if len(argv) > 3 and argv[1] == b"agent" and argv[3].endswith(port)]
-
     def test_the_seed_example_forms_its_cluster_across_the_two_nodes(self):
         example.upload_sample(self.s3(), BUCKET, INPUT)
         self.sm.create_processing_job(**example.job_request(
@@ -82,13 +76,13 @@ class SlurmOciTest(slurm_kiln.SlurmKilnTestCase, test_examples.ExampleCase):
 
     def test_a_container_does_not_outlive_its_killed_agent(self):
         self.sm.create_processing_job(**self.oci_request("lost", ["sleep", "302"]))
-        wait_until(lambda: running(["sleep", "302"]), timeout=120, what="the container to start")
+        wait_until(lambda: processes_running(["sleep", "302"]), timeout=120, what="the container to start")
         [agent] = wait_until(self.agent_pids, what="the job's agent")
         os.kill(agent, signal.SIGKILL)
         job = self.wait_for_status("lost", timeout=60)
         self.assertEqual(job["ProcessingJobStatus"], "Failed")
         self.assertIn("before the kiln agent of algo-1 reported", job["FailureReason"])
-        wait_until(lambda: not running(["sleep", "302"]), timeout=30,
+        wait_until(lambda: not processes_running(["sleep", "302"]), timeout=30,
                    what="the container to end with its agent")
 
     def test_a_node_without_the_image_store_fails_the_job_with_a_client_error(self):
@@ -133,21 +127,6 @@ class SlurmCrunTest(SlurmOciTest):
 # SlurmCrunTest runs only its own test, not SlurmOciTest's again with crun.
 for _name in [n for n in vars(SlurmOciTest) if n.startswith("test_")]:
     setattr(SlurmCrunTest, _name, None)
-
-
-def processes():
-    """(pid, argv as bytes) of every process."""
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                yield int(pid), f.read().split(b"\0")[:-1]
-        except OSError:
-            continue
-
-
-def running(argv):
-    wanted = [a.encode() for a in argv]
-    return [pid for pid, seen in processes() if seen == wanted]
 
 
 if __name__ == "__main__":
